@@ -1,0 +1,24 @@
+// Named errors whose messages a user can act on: each names the file (and tensor or field) at fault.
+
+/** A file the user supplied is malformed or unsupported. */
+export class FormatError extends Error {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+    this.name = 'FormatError';
+  }
+}
+
+/** A tensor is missing, of the wrong shape, or of an unsupported dtype. */
+export class TensorError extends FormatError {
+  constructor(
+    file: string,
+    readonly tensor: string,
+    detail: string,
+  ) {
+    super(file, `tensor "${tensor}" ${detail}`);
+    this.name = 'TensorError';
+  }
+}
