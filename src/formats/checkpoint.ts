@@ -1,0 +1,130 @@
+// Opens every weight of a model folder, single-file or sharded, as one name -> tensor table.
+// Only headers are read here; tensor bytes are fetched one at a time by readTensorBytes, so a
+// multi-gigabyte checkpoint never has to sit in memory at once.
+
+import type { ByteSource, ModelFiles } from './byte-source.ts';
+import { readText } from './byte-source.ts';
+import { FormatError, TensorError } from './errors.ts';
+import { readSafetensorsHeader } from './safetensors.ts';
+import type { StDtype, StTensorInfo } from './safetensors.ts';
+
+export const SINGLE_FILE = 'model.safetensors';
+export const INDEX_FILE = 'model.safetensors.index.json';
+
+export interface CheckpointTensor {
+  name: string;
+  dtype: StDtype;
+  shape: number[];
+  /** The weight file holding it, as named in the model folder. */
+  file: string;
+  source: ByteSource;
+  info: StTensorInfo;
+}
+
+export interface Checkpoint {
+  /** Weight files, in the order they were opened. */
+  files: string[];
+  tensors: Map<string, CheckpointTensor>;
+  /** Bytes of tensor data over all files (what loading the weights will read). */
+  totalBytes: number;
+}
+
+export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
+  const single = await files.get(SINGLE_FILE);
+  if (single) {
+    const ckpt: Checkpoint = { files: [], tensors: new Map(), totalBytes: 0 };
+    await addShard(ckpt, SINGLE_FILE, single);
+    return ckpt;
+  }
+  const index = await files.get(INDEX_FILE);
+  if (!index) {
+    throw new FormatError(
+      files.name,
+      `has no model weights: looked for "${SINGLE_FILE}" and "${INDEX_FILE}" (tabtune reads safetensors only, not pytorch_model.bin); add the weight files to the folder`,
+    );
+  }
+  return openSharded(files, index);
+}
+
+/** Raw little-endian bytes of one tensor. */
+export async function readTensorBytes(t: CheckpointTensor): Promise<Uint8Array> {
+  try {
+    return await t.source.read(t.info.byteOffset, t.info.byteLength);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new TensorError(t.source.name, t.name, `could not be read (${(e as Error).message}); the file may have changed since it was opened`);
+  }
+}
+
+async function openSharded(files: ModelFiles, index: ByteSource): Promise<Checkpoint> {
+  const weightMap = parseWeightMap(index.name, await readText(index));
+  const shardNames = [...new Set(weightMap.values())];
+  const ckpt: Checkpoint = { files: [], tensors: new Map(), totalBytes: 0 };
+  for (const shard of shardNames) {
+    const src = await files.get(shard);
+    if (!src) {
+      throw new FormatError(
+        index.name,
+        `lists shard "${shard}", which is missing from ${files.name}; download that file too (every shard of the index is needed)`,
+      );
+    }
+    await addShard(ckpt, shard, src);
+  }
+  for (const [tensor, shard] of weightMap) {
+    const found = ckpt.tensors.get(tensor);
+    if (!found || found.file !== shard) {
+      const where = found ? `; it is in "${found.file}"` : '';
+      throw new TensorError(
+        index.name,
+        tensor,
+        `is mapped to shard "${shard}" by the index, but that shard does not hold it${where}; the index and the shards come from different downloads`,
+      );
+    }
+  }
+  return ckpt;
+}
+
+async function addShard(ckpt: Checkpoint, file: string, src: ByteSource): Promise<void> {
+  const header = await readSafetensorsHeader(src);
+  for (const info of header.tensors.values()) {
+    const prev = ckpt.tensors.get(info.name);
+    if (prev) {
+      throw new TensorError(
+        src.name,
+        info.name,
+        `is also in "${prev.file}"; a tensor must be stored in exactly one shard, the download mixes two checkpoints`,
+      );
+    }
+    ckpt.tensors.set(info.name, { name: info.name, dtype: info.dtype, shape: info.shape, file, source: src, info });
+    ckpt.totalBytes += info.byteLength;
+  }
+  ckpt.files.push(file);
+}
+
+function parseWeightMap(file: string, text: string): Map<string, string> {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(file, `is not valid JSON (${(e as Error).message}); download it again`);
+  }
+  const wm = typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>).weight_map : undefined;
+  if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) {
+    throw new FormatError(file, 'has no "weight_map" object (tensor name -> shard file); this is not a safetensors index');
+  }
+  const out = new Map<string, string>();
+  for (const [tensor, shard] of Object.entries(wm)) {
+    if (typeof shard !== 'string' || !isPlainRelativePath(shard)) {
+      throw new TensorError(file, tensor, `is mapped to ${JSON.stringify(shard)}; a shard must be a file name inside the model folder`);
+    }
+    out.set(tensor, shard);
+  }
+  if (out.size === 0) throw new FormatError(file, 'has an empty "weight_map"; the model has no weights listed');
+  return out;
+}
+
+/** Keeps an index from pointing outside its folder (or hub repo). */
+function isPlainRelativePath(p: string): boolean {
+  if (p === '' || p.startsWith('/') || p.includes('\\')) return false;
+  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}

@@ -1,0 +1,38 @@
+// Errors about the GPU itself: no WebGPU, no adapter, or a model/plan that does not fit the device.
+
+export class WebGpuUnavailableError extends Error {
+  constructor(detail: string) {
+    super(
+      `WebGPU is not available: ${detail}. tabtune needs WebGPU: Chrome or Edge 113+, Safari 26+, ` +
+        `Firefox 141+ on Windows; in Node the "webgpu" package with a Vulkan driver (Mesa lavapipe works without a GPU).`,
+    );
+    this.name = 'WebGpuUnavailableError';
+  }
+}
+
+/** Raised before any allocation when a buffer or plan exceeds what the device offers. */
+export class DeviceLimitError extends Error {
+  constructor(
+    readonly neededBytes: number,
+    readonly availableBytes: number,
+    what: string,
+  ) {
+    super(
+      `${what} needs ${formatBytes(neededBytes)}, but the device offers ${formatBytes(availableBytes)}. ` +
+        `Use a smaller model, shorter sequences or a smaller batch.`,
+    );
+    this.name = 'DeviceLimitError';
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}

@@ -1,0 +1,59 @@
+// Cross-entropy over a large vocabulary, one vocabulary chunk at a time: each chunk's logits are
+// folded into a running (max, sum-exp, target logit) per row, so [T, V] logits never exist at once.
+// Dimension key: R = rows (tokens), Vc = vocab columns in the chunk, v0 = first vocab id of the chunk.
+// logits: [R, Vc] f32   targets: [R] i32 (-100 = no target)   state: [R, 4] f32
+
+import type { Recorder } from '../gpu/recorder.ts';
+import { params } from '../gpu/recorder.ts';
+import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
+import { rowGrid } from './rmsnorm.ts';
+
+export const IGNORE_INDEX = -100;
+
+export interface CrossEntropyChunkArgs<Buf, Tgt> {
+  logits: Buf;
+  targets: Tgt;
+  state: Buf;
+  R: number;
+  Vc: number;
+  v0: number;
+  /** First chunk: start the state afresh. */
+  first: boolean;
+}
+
+export function crossEntropyChunkForward(rec: Recorder, a: CrossEntropyChunkArgs<GPUBuffer, GPUBuffer>): void {
+  const pipeline = rec.gpu.pipelines.get({ name: 'cross_entropy', parts: [crossEntropyWgsl] });
+  const p = params([['u', a.R], ['u', a.Vc], ['u', a.v0], ['u', a.first ? 1 : 0]]);
+  rec.dispatch(pipeline, p, [a.logits, a.targets, a.state], rowGrid(rec, a.R));
+}
+
+export function crossEntropyChunkForwardCpu(a: CrossEntropyChunkArgs<Float64Array, ArrayLike<number>>): void {
+  for (let r = 0; r < a.R; r++) {
+    let m = a.first ? -Infinity : a.state[r * 4]!;
+    let s = a.first ? 0 : a.state[r * 4 + 1]!;
+    let z = a.first ? 0 : a.state[r * 4 + 2]!;
+    for (let c = 0; c < a.Vc; c++) {
+      const x = a.logits[r * a.Vc + c]!;
+      const mNew = Math.max(m, x);
+      s = s * Math.exp(m - mNew) + Math.exp(x - mNew);
+      m = mNew;
+    }
+    const t = a.targets[r]!;
+    if (t >= a.v0 && t < a.v0 + a.Vc) z = a.logits[r * a.Vc + t - a.v0]!;
+    a.state[r * 4] = m;
+    a.state[r * 4 + 1] = s;
+    a.state[r * 4 + 2] = z;
+  }
+}
+
+/** Loss of each row with a target from the final state: log-sum-exp minus the target's logit. */
+export function lossesFromState(state: ArrayLike<number>, targets: ArrayLike<number>): { sum: number; count: number } {
+  let sum = 0;
+  let count = 0;
+  for (let r = 0; r < targets.length; r++) {
+    if (targets[r] === IGNORE_INDEX) continue;
+    sum += state[r * 4]! + Math.log(state[r * 4 + 1]!) - state[r * 4 + 2]!;
+    count++;
+  }
+  return { sum, count };
+}

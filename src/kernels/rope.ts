@@ -1,0 +1,58 @@
+// Rotary position embedding in place (Hugging Face half-rotation), from a cos/sin table.
+// Dimension key: R = rows (B sequences of T tokens), nh = heads, D = head dim, P = table positions.
+// x: [R, nh, D] f32   table: [P, D] f32 = [cos(pos * f_i) for i < D/2, sin(pos * f_i) for i < D/2]
+
+import type { Recorder } from '../gpu/recorder.ts';
+import { grid1d, params } from '../gpu/recorder.ts';
+import ropeWgsl from '../../shaders/rope.wgsl?raw';
+
+export interface RopeArgs<Buf> {
+  x: Buf;
+  table: Buf;
+  R: number;
+  /** Rows per sequence: row r is at position p0 + r % T. */
+  T: number;
+  p0: number;
+  nh: number;
+  D: number;
+}
+
+/** cos/sin table for positions [0, positions) in float64, stored f32. invFreq: [D/2]. */
+export function ropeTable(invFreq: ArrayLike<number>, positions: number): Float32Array {
+  const half = invFreq.length;
+  const D = half * 2;
+  const t = new Float32Array(positions * D);
+  for (let p = 0; p < positions; p++) {
+    for (let i = 0; i < half; i++) {
+      // transformers multiplies in float32; round the same way before taking cos/sin.
+      const angle = Math.fround(p * Math.fround(invFreq[i]!));
+      t[p * D + i] = Math.cos(angle);
+      t[p * D + half + i] = Math.sin(angle);
+    }
+  }
+  return t;
+}
+
+export function ropeForward(rec: Recorder, a: RopeArgs<GPUBuffer>): void {
+  const pipeline = rec.gpu.pipelines.get({ name: 'rope', parts: [ropeWgsl] });
+  const p = params([['u', a.R], ['u', a.T], ['u', a.p0], ['u', a.nh], ['u', a.D], ['u', 0], ['u', 0], ['u', 0]]);
+  rec.dispatch(pipeline, p, [a.x, a.table], grid1d(rec.gpu, (a.R * a.nh * a.D) / 2, 64));
+}
+
+export function ropeForwardCpu(a: RopeArgs<Float64Array>): void {
+  const half = a.D / 2;
+  for (let r = 0; r < a.R; r++) {
+    const pos = a.p0 + (r % a.T);
+    for (let h = 0; h < a.nh; h++) {
+      const base = (r * a.nh + h) * a.D;
+      for (let i = 0; i < half; i++) {
+        const c = a.table[pos * a.D + i]!;
+        const s = a.table[pos * a.D + half + i]!;
+        const x1 = a.x[base + i]!;
+        const x2 = a.x[base + half + i]!;
+        a.x[base + i] = x1 * c - x2 * s;
+        a.x[base + half + i] = x2 * c + x1 * s;
+      }
+    }
+  }
+}
