@@ -33,3 +33,14 @@ export function bytesSource(name: string, bytes: Uint8Array): ByteSource {
 export async function readText(src: ByteSource): Promise<string> {
   return new TextDecoder().decode(await src.read(0, src.size));
 }
+
+/** A model folder held in memory (a generated test model, or files fetched by the app). */
+export function memoryFiles(name: string, files: Map<string, Uint8Array>): ModelFiles {
+  return {
+    name,
+    async get(file) {
+      const bytes = files.get(file);
+      return bytes ? bytesSource(`${name}/${file}`, bytes) : null;
+    },
+  };
+}

@@ -3,7 +3,7 @@
 // Dimension key: R = rows (tokens), Vc = vocab columns in the chunk, v0 = first vocab id of the chunk.
 // logits: [R, Vc] f32   targets: [R] i32 (-100 = no target)   state: [R, 4] f32
 
-import type { Recorder } from '../gpu/recorder.ts';
+import type { Binding, Recorder } from '../gpu/recorder.ts';
 import { params } from '../gpu/recorder.ts';
 import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
 import { rowGrid } from './rmsnorm.ts';
@@ -21,7 +21,7 @@ export interface CrossEntropyChunkArgs<Buf, Tgt> {
   first: boolean;
 }
 
-export function crossEntropyChunkForward(rec: Recorder, a: CrossEntropyChunkArgs<GPUBuffer, GPUBuffer>): void {
+export function crossEntropyChunkForward(rec: Recorder, a: CrossEntropyChunkArgs<GPUBuffer | Binding, GPUBuffer | Binding>): void {
   const pipeline = rec.gpu.pipelines.get({ name: 'cross_entropy', parts: [crossEntropyWgsl] });
   const p = params([['u', a.R], ['u', a.Vc], ['u', a.v0], ['u', a.first ? 1 : 0]]);
   rec.dispatch(pipeline, p, [a.logits, a.targets, a.state], rowGrid(rec, a.R));

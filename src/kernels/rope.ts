@@ -17,15 +17,14 @@ export interface RopeArgs<Buf> {
   D: number;
 }
 
-/** cos/sin table for positions [0, positions) in float64, stored f32. invFreq: [D/2]. */
+/** cos/sin table for positions [0, positions), computed in float64 and stored f32. invFreq: [D/2]. */
 export function ropeTable(invFreq: ArrayLike<number>, positions: number): Float32Array {
   const half = invFreq.length;
   const D = half * 2;
   const t = new Float32Array(positions * D);
   for (let p = 0; p < positions; p++) {
     for (let i = 0; i < half; i++) {
-      // transformers multiplies in float32; round the same way before taking cos/sin.
-      const angle = Math.fround(p * Math.fround(invFreq[i]!));
+      const angle = p * invFreq[i]!;
       t[p * D + i] = Math.cos(angle);
       t[p * D + half + i] = Math.sin(angle);
     }

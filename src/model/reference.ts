@@ -6,6 +6,9 @@
 
 import { toFloat32, type FloatDtype } from '../formats/dtype.ts';
 import type { ModelConfig } from './config.ts';
+import { ropeInvFreq } from './rope-freqs.ts';
+
+export { ropeInvFreq };
 
 /** HF tensor name -> values, row-major; undefined when the checkpoint has no such tensor. */
 export type WeightLookup = (name: string) => Float64Array | undefined;
@@ -82,27 +85,6 @@ function rmsNorm(x: Float64Array, rows: number, n: number, weight: Float64Array,
     for (let i = 0; i < n; i++) y[r * n + i] = x[r * n + i]! * inv * weight[i]!;
   }
   return y;
-}
-
-/** RoPE inverse frequencies [D/2], with Llama 3 scaling as transformers' _compute_llama3_parameters. */
-export function ropeInvFreq(cfg: ModelConfig): Float64Array {
-  const D = cfg.headDim;
-  const inv = new Float64Array(D / 2);
-  for (let j = 0; j < D / 2; j++) inv[j] = 1 / cfg.ropeTheta ** ((2 * j) / D);
-  const s = cfg.ropeScaling;
-  if (s.type !== 'llama3') return inv;
-  const lowFreqWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
-  const highFreqWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
-  for (let j = 0; j < D / 2; j++) {
-    const f = inv[j]!;
-    const wavelen = (2 * Math.PI) / f;
-    if (wavelen > lowFreqWavelen) inv[j] = f / s.factor;
-    else if (wavelen >= highFreqWavelen) {
-      const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      inv[j] = ((1 - smooth) * f) / s.factor + smooth * f;
-    }
-  }
-  return inv;
 }
 
 /**

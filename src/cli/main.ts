@@ -1,0 +1,48 @@
+// The tabtune CLI entry: picks the command, turns every error into one readable line.
+
+import { FormatError } from '../formats/errors.ts';
+import { DeviceLimitError, WebGpuUnavailableError } from '../gpu/errors.ts';
+import { DatasetError } from '../data/tokenized-jsonl.ts';
+import { InputError } from '../model/evaluate.ts';
+import { UsageError } from './args.ts';
+import { EVAL_HELP, evalCommand } from './commands/eval.ts';
+import { GENERATE_HELP, generateCommand } from './commands/generate.ts';
+import { MAKE_TEST_MODEL_HELP, makeTestModelCommand } from './commands/make-test-model.ts';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  eval: evalCommand,
+  generate: generateCommand,
+  'make-test-model': makeTestModelCommand,
+};
+
+const HELP = `tabtune: LoRA fine-tuning of open LLMs on WebGPU (this CLI runs the same engine through Dawn).
+
+Commands:
+${[EVAL_HELP, GENERATE_HELP, MAKE_TEST_MODEL_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
+
+Run "tabtune COMMAND --help" for the options of one command.`;
+
+const KNOWN_ERRORS = [UsageError, FormatError, DatasetError, InputError, DeviceLimitError, WebGpuUnavailableError];
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(HELP);
+    return cmd ? 0 : 2;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    console.error(`tabtune: unknown command "${cmd}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (e) {
+    const err = e as Error;
+    const known = KNOWN_ERRORS.some((k) => err instanceof k);
+    console.error(`tabtune ${cmd}: ${err.message}`);
+    if (err instanceof UsageError) console.error(`Run "tabtune ${cmd} --help" for the options.`);
+    if (!known || process.env.TABTUNE_DEBUG) console.error(err.stack);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,56 @@
+// What every model-using command shares: the GPU, the model (+ adapter) and their flags.
+
+import { totalmem } from 'node:os';
+import type { Gpu } from '../gpu/device.ts';
+import { createNodeGpu } from '../gpu/node-gpu.ts';
+import { applyPeftAdapter, type LoadedModel, loadModel } from '../model/model.ts';
+import type { WeightPrecision } from '../model/weights.ts';
+import { bytesArg, type Flags, optionalString, required, UsageError } from './args.ts';
+import { resolveFiles } from './model-source.ts';
+
+export const MODEL_FLAGS: Flags = {
+  model: { type: 'string' },
+  adapter: { type: 'string' },
+  precision: { type: 'string' },
+  'hub-base': { type: 'string' },
+  revision: { type: 'string' },
+  'gpu-memory': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const MODEL_FLAGS_HELP = `  --model DIR|OWNER/NAME   a Hugging Face model folder, or a repo id fetched from the hub (cached)
+  --adapter DIR            a PEFT LoRA adapter folder, applied unmerged
+  --precision P            frozen weights on the GPU: auto (16-bit, default) | f16 | f32
+  --hub-base URL           hub address for repo ids (default: $TABTUNE_HUB_BASE or the Hugging Face hub)
+  --revision REV           branch, tag or commit of a repo id (default main)
+  --gpu-memory SIZE        memory the device may use, e.g. 8G (default: system memory on software adapters)`;
+
+/** GPU memory is not queryable in WebGPU; on a CPU-backed adapter it is the machine's memory. */
+function defaultBudget(gpu: Gpu): number | undefined {
+  const env = process.env.TABTUNE_GPU_MEMORY;
+  if (env) return bytesArg({ 'gpu-memory': env }, 'gpu-memory');
+  const a = gpu.adapter;
+  const software = a.architecture === 'software' || /llvmpipe|swiftshader/i.test(a.description);
+  return software ? totalmem() : undefined;
+}
+
+export async function withModel<T>(v: Record<string, unknown>, run: (model: LoadedModel) => Promise<T>, opts: { maxPositions?: number } = {}): Promise<T> {
+  const precision = (optionalString(v, 'precision') ?? 'auto') as WeightPrecision;
+  if (!['auto', 'f16', 'f32'].includes(precision)) throw new UsageError(`--precision must be auto, f16 or f32, got "${precision}"`);
+  const source = { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') };
+  const files = resolveFiles(required(v, 'model'), '--model', source);
+  const adapterSpec = optionalString(v, 'adapter');
+  const adapterFiles = adapterSpec ? resolveFiles(adapterSpec, '--adapter', source) : null;
+  const gpu = await createNodeGpu();
+  try {
+    const model = await loadModel(gpu, files, {
+      precision,
+      memoryBudget: bytesArg(v, 'gpu-memory') ?? defaultBudget(gpu),
+      maxPositions: opts.maxPositions,
+    });
+    if (adapterFiles) await applyPeftAdapter(model, adapterFiles);
+    return await run(model);
+  } finally {
+    gpu.destroy();
+  }
+}

@@ -1,0 +1,142 @@
+// The forward graph of a Llama-family decoder (Llama, Mistral, Qwen2, Qwen3), encoded as WGSL
+// dispatches. Sequencing lives here; the kernels are pure.
+// Dimension key: B = sequences, T = new tokens per sequence, R = B*T rows, S = key slots per
+// sequence (cache capacity), H = hidden, I = intermediate, nH = query heads, nKV = kv heads,
+// D = head dim, r4 = LoRA rank padded to a multiple of 4.
+
+import type { Gpu } from '../gpu/device.ts';
+import { Recorder, STORAGE } from '../gpu/recorder.ts';
+import { attentionForward } from '../kernels/attention.ts';
+import { embeddingForward } from '../kernels/embedding.ts';
+import { matmulForward } from '../kernels/matmul.ts';
+import { rmsnormForward } from '../kernels/rmsnorm.ts';
+import { ropeForward } from '../kernels/rope.ts';
+import { swigluForward } from '../kernels/swiglu.ts';
+import type { GpuLora } from '../lora/gpu-lora.ts';
+import type { ModelConfig } from './config.ts';
+import { linearName, type LinearModule } from './params.ts';
+import type { ModelWeights } from './weights.ts';
+
+/** Per-layer key/value storage: k, v: [B, S, nKV, D] f32. */
+export interface KvCache {
+  B: number;
+  S: number;
+  k: GPUBuffer[];
+  v: GPUBuffer[];
+}
+
+export interface ForwardInput {
+  /** ids: [R] u32 */
+  ids: GPUBuffer;
+  B: number;
+  T: number;
+  /** Position of the first new token (tokens before it are already in the cache). */
+  p0: number;
+  cache: KvCache;
+}
+
+export interface ForwardContext {
+  gpu: Gpu;
+  cfg: ModelConfig;
+  weights: ModelWeights;
+  /** table: [P, D] cos | sin, see kernels/rope.ts */
+  ropeTable: GPUBuffer;
+  lora: GpuLora | null;
+}
+
+export function allocKvCache(gpu: Gpu, cfg: ModelConfig, B: number, S: number): KvCache {
+  const bytes = B * S * cfg.numKvHeads * cfg.headDim * 4;
+  const k: GPUBuffer[] = [];
+  const v: GPUBuffer[] = [];
+  for (let l = 0; l < cfg.numLayers; l++) {
+    k.push(gpu.pool.acquire(bytes, STORAGE, `k_cache.${l}`));
+    v.push(gpu.pool.acquire(bytes, STORAGE, `v_cache.${l}`));
+  }
+  return { B, S, k, v };
+}
+
+export function releaseKvCache(gpu: Gpu, c: KvCache): void {
+  for (const b of [...c.k, ...c.v]) gpu.pool.release(b);
+}
+
+/** y = x W^T + b, plus LoRA's scaling * (x A^T) B^T; `accumulate` adds onto y (residual). */
+function linear(
+  rec: Recorder,
+  ctx: ForwardContext,
+  layer: number,
+  module: LinearModule,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  R: number,
+  accumulate = false,
+): void {
+  const name = linearName(layer, module);
+  const lw = ctx.weights.linears.get(name)!;
+  matmulForward(rec, { x, w: lw.w, y, M: R, bias: lw.bias, accumulate });
+  const adapter = ctx.lora?.modules.get(name);
+  if (adapter) {
+    const ax = rec.temp(R * adapter.a.rows * 4, STORAGE, 'lora_ax'); // [R, r4]
+    matmulForward(rec, { x, w: adapter.a, y: ax, M: R });
+    matmulForward(rec, { x: ax, w: adapter.b, y, M: R, alpha: adapter.scaling, accumulate: true });
+  }
+}
+
+/**
+ * Runs every decoder layer on R = B*T new tokens and leaves the final-normed hidden states
+ * in the returned buffer [R, H] (owned by the caller: release it to gpu.pool). New keys and
+ * values are written into the cache at positions p0 .. p0+T-1.
+ */
+export function encodeForward(ctx: ForwardContext, input: ForwardInput): GPUBuffer {
+  const { gpu, cfg, weights } = ctx;
+  const { B, T, p0, cache } = input;
+  const R = B * T;
+  const { hiddenSize: H, intermediateSize: I, numHeads: nH, numKvHeads: nKV, headDim: D } = cfg;
+  const rec = new Recorder(gpu);
+  const x = gpu.pool.acquire(R * H * 4, STORAGE, 'x'); // [R, H] residual stream
+  const out = gpu.pool.acquire(R * H * 4, STORAGE, 'hidden'); // [R, H] final normed
+  const xn = rec.temp(R * H * 4, STORAGE, 'xn'); // [R, H]
+  const q = rec.temp(R * nH * D * 4, STORAGE, 'q'); // [R, nH, D]
+  const qn = cfg.qkNorm ? rec.temp(R * nH * D * 4, STORAGE, 'qn') : q;
+  const kNew = rec.temp(R * nKV * D * 4, STORAGE, 'k_new'); // [R, nKV, D]
+  const kn = cfg.qkNorm ? rec.temp(R * nKV * D * 4, STORAGE, 'kn') : kNew;
+  const vNew = rec.temp(R * nKV * D * 4, STORAGE, 'v_new'); // [R, nKV, D]
+  const attn = rec.temp(R * nH * D * 4, STORAGE, 'attn'); // [R, nH, D]
+  const lse = rec.temp(R * nH * 4, STORAGE, 'lse'); // [R, nH]
+  const gate = rec.temp(R * I * 4, STORAGE, 'gate'); // [R, I]
+  const up = rec.temp(R * I * 4, STORAGE, 'up'); // [R, I]
+  const act = rec.temp(R * I * 4, STORAGE, 'act'); // [R, I]
+  if (B > 1 && cache.S !== T) throw new Error('forward: a batch of several sequences needs a cache of exactly T slots');
+  const rowBytes = nKV * D * 4;
+
+  embeddingForward(rec, { ids: input.ids, w: weights.embed, out: x, T: R });
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const vec = (n: string) => weights.vectors.get(`model.layers.${l}.${n}.weight`)!;
+    rmsnormForward(rec, { x, w: vec('input_layernorm'), y: xn, R, C: H, eps: cfg.rmsNormEps });
+    linear(rec, ctx, l, 'q_proj', xn, q, R);
+    linear(rec, ctx, l, 'k_proj', xn, kNew, R);
+    linear(rec, ctx, l, 'v_proj', xn, vNew, R);
+    if (cfg.qkNorm) {
+      rmsnormForward(rec, { x: q, w: vec('self_attn.q_norm'), y: qn, R: R * nH, C: D, eps: cfg.rmsNormEps });
+      rmsnormForward(rec, { x: kNew, w: vec('self_attn.k_norm'), y: kn, R: R * nKV, C: D, eps: cfg.rmsNormEps });
+    }
+    ropeForward(rec, { x: qn, table: ctx.ropeTable, R, T, p0, nh: nH, D });
+    ropeForward(rec, { x: kn, table: ctx.ropeTable, R, T, p0, nh: nKV, D });
+    // Batched rows are laid out [B, T] = [B, S]: copy whole. One sequence: append at p0.
+    rec.copy(kn, 0, cache.k[l]!, p0 * rowBytes, R * rowBytes);
+    rec.copy(vNew, 0, cache.v[l]!, p0 * rowBytes, R * rowBytes);
+    attentionForward(rec, {
+      q: qn, k: cache.k[l]!, v: cache.v[l]!, o: attn, lse,
+      B, T, S: cache.S, p0, nH, nKV, D, window: cfg.slidingWindow ?? 0,
+    });
+    linear(rec, ctx, l, 'o_proj', attn, x, R, true);
+    rmsnormForward(rec, { x, w: vec('post_attention_layernorm'), y: xn, R, C: H, eps: cfg.rmsNormEps });
+    linear(rec, ctx, l, 'gate_proj', xn, gate, R);
+    linear(rec, ctx, l, 'up_proj', xn, up, R);
+    swigluForward(rec, { gate, up, out: act, N: R * I });
+    linear(rec, ctx, l, 'down_proj', act, x, R, true);
+  }
+  rmsnormForward(rec, { x, w: weights.vectors.get('model.norm.weight')!, y: out, R, C: H, eps: cfg.rmsNormEps });
+  rec.submit();
+  gpu.pool.release(x);
+  return out;
+}

@@ -1,0 +1,70 @@
+// The LM head and the loss, without [T, V] logits in memory: rows in chunks, the vocabulary in the
+// weight's own chunks, each chunk's logits folded into a running log-sum-exp (kernels/cross-entropy).
+// Dimension key: R = rows, Rc = rows per chunk, V = vocab, Vc = vocab rows of one weight chunk, H = hidden.
+
+import type { Gpu } from '../gpu/device.ts';
+import { readBuffer, readF32, Recorder, STORAGE, uploadBuffer } from '../gpu/recorder.ts';
+import { crossEntropyChunkForward, lossesFromState } from '../kernels/cross-entropy.ts';
+import { matmulForward } from '../kernels/matmul.ts';
+import type { GpuMatrix } from '../kernels/weights.ts';
+
+/** Logits of one chunk are at most this many bytes (and one storage binding). */
+const LOGITS_CHUNK_BYTES = 64 * 1024 * 1024;
+/** Storage-binding offsets must be multiples of 256 bytes; 64 rows of f32 vec4 state are. */
+const ROW_ALIGN = 64;
+
+export function rowsPerChunk(gpu: Gpu, head: GpuMatrix, R: number): number {
+  const widest = Math.max(...head.chunks.map((c) => c.rows));
+  const limit = Math.min(LOGITS_CHUNK_BYTES, gpu.limits.maxStorageBufferBindingSize);
+  const rows = Math.floor(limit / (widest * 4));
+  if (rows >= R) return R;
+  return Math.max(ROW_ALIGN, Math.floor(rows / ROW_ALIGN) * ROW_ALIGN);
+}
+
+/**
+ * Sum of -log p(target) over rows with a target, and their count.
+ * hidden: [R, H] f32 (final-normed)   targets: [R] i32 (-100 = none)
+ */
+export async function lossSum(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, targets: Int32Array): Promise<{ sum: number; count: number }> {
+  const R = targets.length;
+  const H = head.cols;
+  const Rc = rowsPerChunk(gpu, head, R);
+  const widest = Math.max(...head.chunks.map((c) => c.rows));
+  const tgt = uploadBuffer(gpu, targets, 'targets');
+  const state = gpu.pool.acquire(R * 16, STORAGE, 'ce_state'); // [R, 4]
+  const logits = gpu.pool.acquire(Rc * widest * 4, STORAGE, 'logits'); // [Rc, Vc]
+  for (let r0 = 0; r0 < R; r0 += Rc) {
+    const rows = Math.min(Rc, R - r0);
+    head.chunks.forEach((c, i) => {
+      // Each chunk gets its own submit so one never holds more than Rc x Vc logits of work.
+      const rec = new Recorder(gpu);
+      const part: GpuMatrix = { dtype: head.dtype, rows: c.rows, cols: H, chunks: [{ ...c, row0: 0 }] };
+      matmulForward(rec, { x: { buffer: hidden, offset: r0 * H * 4, size: rows * H * 4 }, w: part, y: logits, M: rows });
+      crossEntropyChunkForward(rec, {
+        logits,
+        targets: { buffer: tgt, offset: r0 * 4, size: rows * 4 },
+        state: { buffer: state, offset: r0 * 16, size: rows * 16 },
+        R: rows,
+        Vc: c.rows,
+        v0: c.row0,
+        first: i === 0,
+      });
+      rec.submit();
+    });
+  }
+  const st = await readF32(gpu, state, 0, R * 4);
+  for (const b of [tgt, state, logits]) gpu.pool.release(b);
+  return lossesFromState(st, targets);
+}
+
+/** logits: [V] for row `row` of hidden [R, H]. */
+export async function rowLogits(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, row: number): Promise<Float32Array> {
+  const H = head.cols;
+  const rec = new Recorder(gpu);
+  const x = rec.temp(H * 4, STORAGE, 'last_row'); // [1, H]
+  rec.copy(hidden, row * H * 4, x, 0, H * 4);
+  const logits = rec.temp(head.rows * 4, STORAGE, 'logits'); // [1, V]
+  matmulForward(rec, { x, w: head, y: logits, M: 1 });
+  rec.submit();
+  return new Float32Array(await readBuffer(gpu, logits, 0, head.rows * 4));
+}

@@ -1,0 +1,65 @@
+// A causal LM loaded onto the GPU: config, tokenizer, frozen weights, RoPE table, optional LoRA.
+// Works the same in a browser worker and in Node: it only needs a Gpu and a ModelFiles.
+// Dimension key: V = vocab, H = hidden, D = head dim, P = positions in the RoPE table.
+
+import { readText, type ModelFiles } from '../formats/byte-source.ts';
+import { openCheckpoint } from '../formats/checkpoint.ts';
+import { FormatError } from '../formats/errors.ts';
+import { readPeftAdapter } from '../formats/peft.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { uploadBuffer } from '../gpu/recorder.ts';
+import { ropeTable } from '../kernels/rope.ts';
+import { destroyLora, type GpuLora, uploadLora } from '../lora/gpu-lora.ts';
+import { type ModelConfig, parseModelConfig } from './config.ts';
+import type { ForwardContext } from './forward.ts';
+import { ropeInvFreq } from './rope-freqs.ts';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
+import { loadWeights, type ModelWeights, type WeightPrecision } from './weights.ts';
+
+export interface LoadOptions {
+  precision?: WeightPrecision;
+  /** Bytes the weights may take on the device; checked before any allocation. */
+  memoryBudget?: number;
+  /** Longest context the RoPE table is built for (default: the model's maximum, at most 8192). */
+  maxPositions?: number;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface LoadedModel {
+  gpu: Gpu;
+  name: string;
+  cfg: ModelConfig;
+  tokenizer: TextTokenizer;
+  weights: ModelWeights;
+  /** table: [P, D] */
+  ropeTable: GPUBuffer;
+  maxPositions: number;
+  lora: GpuLora | null;
+}
+
+export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const cfgSrc = await files.get('config.json');
+  if (!cfgSrc) throw new FormatError(files.name, 'has no config.json; a Hugging Face model folder needs config.json, tokenizer.json and safetensors weights');
+  const cfg = parseModelConfig(await readText(cfgSrc), cfgSrc.name);
+  const tokenizer = await loadTokenizer(files, cfg);
+  const ckpt = await openCheckpoint(files);
+  const weights = await loadWeights(gpu, cfg, ckpt, {
+    precision: opts.precision,
+    memoryBudget: opts.memoryBudget,
+    onProgress: (d, t) => opts.onProgress?.('weights', d, t),
+  });
+  const maxPositions = opts.maxPositions ?? Math.min(cfg.maxPositionEmbeddings, 8192);
+  const table = uploadBuffer(gpu, ropeTable(ropeInvFreq(cfg), maxPositions), 'rope_table');
+  return { gpu, name: files.name, cfg, tokenizer, weights, ropeTable: table, maxPositions, lora: null };
+}
+
+/** Applies a PEFT adapter folder (unmerged), replacing any adapter applied before. */
+export async function applyPeftAdapter(model: LoadedModel, files: ModelFiles): Promise<void> {
+  const { weights } = await readPeftAdapter(files, model.cfg);
+  if (model.lora) destroyLora(model.gpu, model.lora);
+  model.lora = uploadLora(model.gpu, weights);
+}
+
+export function forwardContext(model: LoadedModel): ForwardContext {
+  return { gpu: model.gpu, cfg: model.cfg, weights: model.weights, ropeTable: model.ropeTable, lora: model.lora };
+}
