@@ -20,8 +20,6 @@ export interface GpuOptions {
 }
 
 export interface Gpu {
-  /** Held so the WebGPU instance outlives the device: Dawn tears everything down when it is collected. */
-  instance: GPU;
   device: GPUDevice;
   adapter: AdapterSummary;
   /** `shader-f16` is enabled on the device. */
@@ -89,7 +87,6 @@ export async function createGpu(gpu: GPU | undefined, opts: GpuOptions = {}): Pr
     maxComputeInvocationsPerWorkgroup: dl.maxComputeInvocationsPerWorkgroup,
   };
   return {
-    instance: gpu,
     device,
     adapter: summarize(adapter.info),
     f16,

@@ -3,7 +3,15 @@
 import { createGpu, type Gpu, type GpuOptions } from './device.ts';
 import { WebGpuUnavailableError } from './errors.ts';
 
-export async function createNodeGpu(opts: GpuOptions = {}): Promise<Gpu> {
+/**
+ * One Dawn instance per process, never released: when an instance is garbage-collected, Dawn tears
+ * down state that devices of other instances still use, and the process aborts (a futex or mutex
+ * assertion) at a random later point.
+ */
+let instance: GPU | null = null;
+
+async function dawn(): Promise<GPU> {
+  if (instance) return instance;
   let mod: typeof import('webgpu');
   try {
     mod = await import('webgpu');
@@ -12,7 +20,13 @@ export async function createNodeGpu(opts: GpuOptions = {}): Promise<Gpu> {
   }
   // Dawn's GPUBufferUsage, GPUMapMode, ... must be globals, as in a browser.
   Object.assign(globalThis, mod.globals);
-  const gpu = await createGpu(mod.create([]), opts).catch((e: unknown) => {
+  instance ??= mod.create([]);
+  return instance;
+}
+
+export async function createNodeGpu(opts: GpuOptions = {}): Promise<Gpu> {
+  const gpu = await dawn();
+  return createGpu(gpu, opts).catch((e: unknown) => {
     if (e instanceof WebGpuUnavailableError) {
       throw new WebGpuUnavailableError(
         `${e.message.replace(/^WebGPU is not available: /, '').split('. tabtune')[0]}; on Linux without a GPU install ` +
@@ -21,5 +35,4 @@ export async function createNodeGpu(opts: GpuOptions = {}): Promise<Gpu> {
     }
     throw e;
   });
-  return gpu;
 }

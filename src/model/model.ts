@@ -9,6 +9,7 @@ import { readPeftAdapter } from '../formats/peft.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { uploadBuffer } from '../gpu/recorder.ts';
 import { ropeTable } from '../kernels/rope.ts';
+import { destroyMatrix } from '../kernels/weights.ts';
 import { destroyLora, type GpuLora, uploadLora } from '../lora/gpu-lora.ts';
 import { type ModelConfig, parseModelConfig } from './config.ts';
 import type { ForwardContext } from './forward.ts';
@@ -62,4 +63,17 @@ export async function applyPeftAdapter(model: LoadedModel, files: ModelFiles): P
 
 export function forwardContext(model: LoadedModel): ForwardContext {
   return { gpu: model.gpu, cfg: model.cfg, weights: model.weights, ropeTable: model.ropeTable, lora: model.lora };
+}
+
+/** Frees every GPU buffer the model holds. */
+export function destroyModel(model: LoadedModel): void {
+  const { gpu, weights } = model;
+  if (model.lora) destroyLora(gpu, model.lora);
+  for (const l of weights.linears.values()) destroyMatrix(gpu, l.w);
+  destroyMatrix(gpu, weights.embed);
+  if (weights.lmHead !== weights.embed) destroyMatrix(gpu, weights.lmHead);
+  for (const b of weights.vectors.values()) gpu.pool.destroy(b);
+  gpu.pool.destroy(model.ropeTable);
+  weights.linears.clear();
+  weights.vectors.clear();
 }

@@ -1,0 +1,168 @@
+// Typed messages between the UI (main thread) and the engine worker. Types only, no runtime logic.
+//
+// Every request has a `kind` and an `id` chosen by the sender. Every request gets exactly one final
+// reply with the same id: a `result` or an `error`; any number of `progress` replies may come first.
+// A request of unknown kind gets an `error` reply (never silence). comlink carries the messages:
+// the worker exposes an `EngineApi`, the UI calls `handle(request, proxy(onProgress))`.
+
+// ---- shared shapes ---------------------------------------------------------------------------------
+
+/** The WebGPU adapter as `GPUAdapterInfo` names it (copied out: its fields are getters). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
+/** The device limits the engine plans with (bytes or counts, as WebGPU reports them). */
+export interface GpuLimitsInfo {
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  maxStorageBuffersPerShaderStage: number;
+  maxComputeWorkgroupsPerDimension: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+}
+
+// ---- requests --------------------------------------------------------------------------------------
+
+/** Open the GPU in the worker. Repeating it returns the device already open. */
+export interface InitRequest {
+  kind: 'init';
+  id: number;
+  /** Use `shader-f16` when the adapter offers it (default true). */
+  allowF16?: boolean;
+}
+
+/** Where a base model comes from. */
+export type ModelSource =
+  /** A folder served by the app itself (the bundled demo model). */
+  | { kind: 'url'; baseUrl: string; name: string }
+  /** A Hugging Face repo id, fetched through {hubBase}/{repo}/resolve/{revision}/{file}. */
+  | { kind: 'hub'; repo: string; revision?: string; hubBase?: string }
+  /** Files the user dropped in: config.json, tokenizer files, safetensors (+ index). */
+  | { kind: 'files'; files: File[] };
+
+/** Load a base model onto the GPU, replacing the one loaded before. */
+export interface LoadModelRequest {
+  kind: 'loadModel';
+  id: number;
+  source: ModelSource;
+  /** Frozen weights on the GPU: 16-bit (default 'auto') or f32. */
+  precision?: 'auto' | 'f16' | 'f32';
+}
+
+/** Continue a prompt with the loaded model (KV cache; greedy at temperature 0). */
+export interface GenerateRequest {
+  kind: 'generate';
+  id: number;
+  prompt: string;
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+}
+
+/** Mean cross-entropy of the loaded model over token rows (transformers' convention). */
+export interface EvaluateRequest {
+  kind: 'evaluate';
+  id: number;
+  rows: { inputIds: number[]; labels?: number[] }[];
+  batchSize?: number;
+}
+
+/**
+ * Everything the worker understands. The engine's requests (load a model, train, generate, export)
+ * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
+ */
+export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest;
+
+export type RequestKind = Request['kind'];
+
+// ---- results ---------------------------------------------------------------------------------------
+
+export interface InitResult {
+  adapter: AdapterInfo;
+  /** `shader-f16` is enabled on the device. */
+  f16: boolean;
+  limits: GpuLimitsInfo;
+}
+
+/** A loaded model's facts for people (mirrors model/info.ts). */
+export interface ModelInfoResult {
+  name: string;
+  architecture: string;
+  parameters: number;
+  layers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  weightDtype: string;
+  checkpointDtype: string | null;
+  weightBytes: number;
+  maxPositions: number;
+}
+
+export interface GenerateResult {
+  /** New text, special tokens left out. */
+  text: string;
+  /** New token ids (an ending EOS included). */
+  tokens: number[];
+  promptTokens: number[];
+  tokensPerSecond: number;
+}
+
+export interface EvaluateResult {
+  loss: number;
+  tokens: number;
+}
+
+/** The `value` of a result reply, per request kind. */
+export interface ResultOf {
+  init: InitResult;
+  loadModel: ModelInfoResult;
+  generate: GenerateResult;
+  evaluate: EvaluateResult;
+}
+
+// ---- replies ---------------------------------------------------------------------------------------
+
+export interface ResultReply<K extends RequestKind = RequestKind> {
+  type: 'result';
+  id: number;
+  kind: K;
+  value: ResultOf[K];
+}
+
+export interface ErrorReply {
+  type: 'error';
+  /** The request's id; -1 when the request was too malformed to carry one. */
+  id: number;
+  /** The request's kind as received (may be one the worker does not know). */
+  kind: string;
+  /** The error class, e.g. "WebGpuUnavailableError", so the UI can tell "no WebGPU" from a bug. */
+  name: string;
+  /** A message a user can act on. */
+  message: string;
+}
+
+export interface ProgressReply {
+  type: 'progress';
+  id: number;
+  kind: RequestKind;
+  /** What is happening now, for the log. */
+  message: string;
+  /** 0..1 when the work has a known size. */
+  fraction?: number;
+}
+
+export type FinalReply = ResultReply | ErrorReply;
+export type Reply = FinalReply | ProgressReply;
+
+/** Receives progress replies; passed through comlink as `proxy(fn)`. */
+export type ProgressSink = (p: ProgressReply) => void;
+
+/** What the worker exposes. `handle` never rejects: failures are error replies. */
+export interface EngineApi {
+  handle(request: Request, onProgress?: ProgressSink): Promise<FinalReply>;
+}

@@ -1,0 +1,86 @@
+// The app's state: a framework-free zustand store (fed by the start-up code and worker replies)
+// and a thin React hook over it. Components read from here; they never talk to the GPU.
+
+import { useStore } from 'zustand';
+import { createStore } from 'zustand/vanilla';
+import type { AdapterInfo, GpuLimitsInfo, ModelInfoResult } from '../protocol/messages.ts';
+
+/**
+ * checking: looking for WebGPU (main thread, then the worker's adapter)
+ * ready: the worker holds a device
+ * unsupported: this browser or machine offers no WebGPU adapter
+ * failed: something else went wrong (worker crashed, device request failed)
+ */
+export type DeviceStatus = 'checking' | 'ready' | 'unsupported' | 'failed';
+
+export interface LogEntry {
+  /** ms since the epoch */
+  time: number;
+  level: 'info' | 'warn' | 'error';
+  text: string;
+}
+
+export interface AppState {
+  status: DeviceStatus;
+  adapter: AdapterInfo | null;
+  f16: boolean | null;
+  limits: GpuLimitsInfo | null;
+  /** Why the status is unsupported / failed, for the user. */
+  problem: string | null;
+  log: LogEntry[];
+  /** The base model in the worker, and what is happening to it. */
+  model: ModelInfoResult | null;
+  modelStatus: 'none' | 'loading' | 'ready' | 'error';
+  /** The current load's progress message, or why it failed. */
+  modelMessage: string | null;
+}
+
+export interface AppActions {
+  deviceReady(info: { adapter: AdapterInfo; f16: boolean; limits: GpuLimitsInfo }): void;
+  deviceUnsupported(problem: string): void;
+  deviceFailed(problem: string): void;
+  addLog(level: LogEntry['level'], text: string): void;
+  modelLoading(message: string): void;
+  modelLoaded(info: ModelInfoResult): void;
+  modelFailed(message: string): void;
+}
+
+export type AppStore = AppState & AppActions;
+
+/** Log entries kept; older ones are dropped. */
+export const LOG_LIMIT = 500;
+
+export const initialState: AppState = {
+  status: 'checking',
+  adapter: null,
+  f16: null,
+  limits: null,
+  problem: null,
+  log: [],
+  model: null,
+  modelStatus: 'none',
+  modelMessage: null,
+};
+
+export function createAppStore(init: Partial<AppState> = {}) {
+  return createStore<AppStore>()((set) => ({
+    ...initialState,
+    ...init,
+    deviceReady: ({ adapter, f16, limits }) => set({ status: 'ready', adapter, f16, limits, problem: null }),
+    deviceUnsupported: (problem) => set({ status: 'unsupported', problem }),
+    deviceFailed: (problem) => set({ status: 'failed', problem }),
+    addLog: (level, text) => set((s) => ({ log: [...s.log, { time: Date.now(), level, text }].slice(-LOG_LIMIT) })),
+    // A failed load keeps the model that was loaded before: it is still the one in the worker.
+    modelLoading: (message) => set({ modelStatus: 'loading', modelMessage: message }),
+    modelLoaded: (info) => set({ model: info, modelStatus: 'ready', modelMessage: null }),
+    modelFailed: (message) => set((s) => ({ modelStatus: s.model ? 'ready' : 'error', modelMessage: message })),
+  }));
+}
+
+/** The app's one store. */
+export const appStore = createAppStore();
+
+/** React binding: `useAppStore((s) => s.status)`. */
+export function useAppStore<T>(selector: (s: AppStore) => T): T {
+  return useStore(appStore, selector);
+}

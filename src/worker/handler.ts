@@ -1,0 +1,128 @@
+// The worker's request handler: turns each protocol request into engine calls and one final reply.
+// It never throws; every failure becomes an error reply carrying the error's name and message.
+// The GPU comes from an injected opener so tests can run it in Node (Dawn) or with a fake.
+
+import { createGpu, type Gpu } from '../gpu/device.ts';
+import type {
+  EngineApi,
+  ErrorReply,
+  FinalReply,
+  InitRequest,
+  InitResult,
+  ProgressSink,
+  Request,
+  RequestKind,
+  ResultOf,
+  ResultReply,
+} from '../protocol/messages.ts';
+import { EngineSession } from './session.ts';
+
+/** The GPU the handler drives; protocol-only tests pass a fake that never reaches the engine. */
+export type HandlerGpu = Gpu;
+
+export interface HandlerDeps {
+  /** Opens the GPU. Default: `createGpu(navigator.gpu)` (the worker's own navigator). */
+  openGpu?: (opts: { allowF16?: boolean }) => Promise<HandlerGpu>;
+}
+
+export interface Handler extends EngineApi {
+  /** Releases the GPU, if open; resolves once it is destroyed. */
+  dispose(): Promise<void>;
+}
+
+/** Every request kind, checked by the compiler against the protocol's Request union. */
+const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true };
+const KNOWN_KINDS = Object.keys(KINDS);
+
+export function createHandler(deps: HandlerDeps = {}): Handler {
+  const openGpu = deps.openGpu ?? ((opts) => createGpu(globalThis.navigator?.gpu, opts));
+  let gpu: Promise<HandlerGpu> | null = null;
+
+  async function init(req: InitRequest, progress: (message: string) => void): Promise<InitResult> {
+    // Concurrent or repeated init requests share one device; a failed attempt may be retried.
+    if (!gpu) progress('requesting a WebGPU adapter and device');
+    gpu ??= openGpu({ allowF16: req.allowF16 }).catch((e: unknown) => {
+      gpu = null;
+      throw e;
+    });
+    const g = await gpu;
+    return { adapter: { ...g.adapter }, f16: g.f16, limits: { ...g.limits } };
+  }
+
+  let session: EngineSession | null = null;
+  async function engine(progress: (message: string) => void): Promise<EngineSession> {
+    const g = await (gpu ?? init({ kind: 'init', id: -1 }, progress).then(() => gpu!));
+    session ??= new EngineSession(g);
+    return session;
+  }
+
+  async function run(req: Request, onProgress: ProgressSink | undefined): Promise<ResultOf[RequestKind]> {
+    const progress = (message: string, fraction?: number): void => {
+      if (!onProgress) return;
+      try {
+        // Through comlink the sink is a proxy whose call returns a promise; a UI that went away
+        // must not break the work, so its failures are ignored.
+        const r: unknown = onProgress({ type: 'progress', id: req.id, kind: req.kind, message, ...(fraction === undefined ? {} : { fraction }) });
+        if (r instanceof Promise) r.catch(() => undefined);
+      } catch {
+        // as above
+      }
+    };
+    switch (req.kind) {
+      case 'init':
+        return init(req, progress);
+      case 'loadModel':
+        return (await engine(progress)).loadModel(req, progress);
+      case 'generate':
+        return (await engine(progress)).generate(req, progress);
+      case 'evaluate':
+        return (await engine(progress)).evaluate(req);
+    }
+  }
+
+  return {
+    async handle(request: Request, onProgress?: ProgressSink): Promise<FinalReply> {
+      const raw: unknown = request;
+      const id = isRecord(raw) && typeof raw.id === 'number' ? raw.id : -1;
+      const kind = isRecord(raw) && typeof raw.kind === 'string' ? raw.kind : String(isRecord(raw) ? raw.kind : raw);
+      if (!isRecord(raw) || typeof raw.kind !== 'string' || typeof raw.id !== 'number') {
+        return errorReply(id, kind, 'ProtocolError', `malformed request: need { kind: string, id: number }, got ${describe(raw)}`);
+      }
+      if (!Object.hasOwn(KINDS, raw.kind)) {
+        return errorReply(id, kind, 'ProtocolError', `unknown request kind "${kind}" (the worker knows: ${KNOWN_KINDS.join(', ')})`);
+      }
+      try {
+        const value = await run(request, onProgress);
+        const reply: ResultReply = { type: 'result', id, kind: request.kind, value };
+        return reply;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        return errorReply(id, kind, err.name || 'Error', err.message || String(e));
+      }
+    },
+    async dispose() {
+      session?.dispose();
+      session = null;
+      const g = gpu;
+      gpu = null;
+      const opened = await g?.catch(() => null);
+      opened?.destroy();
+    },
+  };
+}
+
+function errorReply(id: number, kind: string, name: string, message: string): ErrorReply {
+  return { type: 'error', id, kind, name, message };
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null;
+}
+
+function describe(x: unknown): string {
+  try {
+    return JSON.stringify(x) ?? String(x);
+  } catch {
+    return String(x);
+  }
+}
