@@ -1,5 +1,7 @@
 // Errors about the GPU itself: no WebGPU, no adapter, or a model/plan that does not fit the device.
 
+import { formatBytes } from '../util/format.ts';
+
 export class WebGpuUnavailableError extends Error {
   constructor(detail: string) {
     super(
@@ -23,16 +25,4 @@ export class DeviceLimitError extends Error {
     );
     this.name = 'DeviceLimitError';
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }

@@ -1,7 +1,7 @@
 // The WebGPU adapter the engine worker opened, and the limits that bound model and batch sizes.
 
 import { useAppStore } from '../state/store.ts';
-import { formatBytes } from './format.ts';
+import { formatBytes } from '../util/format.ts';
 
 export function GpuStatus() {
   const adapter = useAppStore((s) => s.adapter);

@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { useAppStore } from '../state/store.ts';
 import { demoModelSource } from './demo.ts';
 import { useEngine } from './engine-context.ts';
-import { formatBytes } from './format.ts';
+import { formatBytes } from '../util/format.ts';
 import { loadBaseModel } from './load-model.ts';
 
 export function ModelPanel() {

@@ -11,7 +11,8 @@ import { linearName, linearShape, LINEAR_MODULES } from '../../src/model/params.
 import { loadReferenceWeights, referenceGreedy, referenceLoss, type ReferenceLora } from '../../src/model/reference.ts';
 import { makeTestModel } from '../../src/model/test-model.ts';
 import { loadTokenizer } from '../../src/model/tokenizer.ts';
-import { memoryFiles } from '../../src/formats/byte-source.ts';
+import { bytesSource, memoryFiles } from '../../src/formats/byte-source.ts';
+import { readSafetensorsHeader } from '../../src/formats/safetensors.ts';
 import { randomArray } from '../helpers/close.ts';
 import { lastJson, runCli, tempDir, writeFolder } from '../helpers/cli.ts';
 
@@ -181,6 +182,23 @@ describe('bad input: one clear line naming the file and what is wrong, no stack 
     await expectError(['eval', '--model', dir2, '--data', dataFile], /q_norm\.weight|missing/);
   });
 
+  it('unsupported tensor dtype', async () => {
+    const norm = 'model.norm.weight';
+    const dir = await variant('dtype', async (d) => {
+      // The same checkpoint with the final norm stored as I32: tabtune must refuse it by name.
+      const bytes = files.get('model.safetensors')!;
+      const header = await readSafetensorsHeader(bytesSource('model.safetensors', bytes));
+      const out = [...header.tensors.values()].map((t) => ({
+        name: t.name,
+        dtype: (t.name === norm ? 'I32' : t.dtype) as 'F32' | 'I32',
+        shape: t.shape,
+        data: bytes.slice(t.byteOffset, t.byteOffset + t.byteLength),
+      }));
+      await writeFile(join(d, 'model.safetensors'), writeSafetensors(out));
+    });
+    await expectError(['eval', '--model', dir, '--data', dataFile], /model\.norm\.weight/, /dtype I32/, /F32, F16, BF16/);
+  });
+
   it('unsupported architecture and unparsable config.json', async () => {
     const cfgJson = JSON.parse(new TextDecoder().decode(files.get('config.json')!)) as Record<string, unknown>;
     const dir = await variant('arch', async (d) => writeFile(join(d, 'config.json'), JSON.stringify({ ...cfgJson, architectures: ['GPT2LMHeadModel'] })));
@@ -199,7 +217,7 @@ describe('bad input: one clear line naming the file and what is wrong, no stack 
   });
 
   it('a model larger than the device allows: needed and offered, before any allocation', async () => {
-    await expectError(['eval', '--model', modelDir, '--data', dataFile, '--gpu-memory', '64K'], /needs .*KiB/, /offers 64\.0 KiB/);
+    await expectError(['eval', '--model', modelDir, '--data', dataFile, '--gpu-memory', '64K'], /needs .*KiB/, /offers 64 KiB/);
   });
 
   it('usage errors name the flag', async () => {

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseTokenizedJsonl } from '../../data/tokenized-jsonl.ts';
 import { evaluate } from '../../model/evaluate.ts';
+import { formatBytes } from '../../util/format.ts';
 import { num, parse, required } from '../args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
 
@@ -25,8 +26,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const seqLen = num(v, 'seq-len', Infinity, { int: true, min: 2 });
   const batchSize = num(v, 'batch-size', 8, { int: true, min: 1, max: 4096 });
   const rows = parseTokenizedJsonl(await readFile(dataPath, 'utf8'), dataPath);
-  const result = await withModel(v, (model) => evaluate(model, rows, { seqLen, batchSize }));
+  const result = await withModel(v, async (model) => ({
+    ...(await evaluate(model, rows, { seqLen, batchSize })),
+    peakBytes: model.gpu.pool.stats().peakBytes,
+  }));
   if (v.json) console.log(JSON.stringify({ loss: result.loss, tokens: result.tokens }));
-  else console.log(`loss ${result.loss.toFixed(6)} over ${result.tokens} target tokens (perplexity ${Math.exp(result.loss).toFixed(3)})`);
+  else {
+    console.log(`loss ${result.loss.toFixed(6)} over ${result.tokens} target tokens (perplexity ${Math.exp(result.loss).toFixed(3)})`);
+    console.log(`peak GPU memory held: ${formatBytes(result.peakBytes)}`);
+  }
   return 0;
 }

@@ -1,4 +1,4 @@
-// Small display helpers for the UI.
+// Display helpers shared by the engine (error messages) and the UI.
 
 /** 4294967296 -> "4 GiB", 134217728 -> "128 MiB". */
 export function formatBytes(n: number): string {
