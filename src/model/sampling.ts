@@ -2,21 +2,11 @@
 // sampling from a seeded generator, so a seed repeats a run.
 // Dimension key: V = vocab.   logits: [V]
 
+export { seededRandom } from '../util/random.ts';
+
 export interface SamplingOptions {
   temperature: number;
   topP: number;
-}
-
-/** mulberry32: small, fast, and the same sequence everywhere for a given seed. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function argmax(logits: ArrayLike<number>): number {

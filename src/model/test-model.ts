@@ -5,6 +5,7 @@
 
 import { fromFloat32 } from '../formats/dtype.ts';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors-write.ts';
+import { seededRandom } from '../util/random.ts';
 
 export interface TestModelOptions {
   architecture: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
@@ -45,17 +46,6 @@ const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as cons
 // Deterministic randomness. Each tensor gets its own stream seeded from (seed, name), so options
 // that add or drop tensors (bias, tying) leave every other tensor bit-identical.
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function fnv1a(s: string, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
@@ -65,7 +55,7 @@ function fnv1a(s: string, seed: number): number {
 type Init = { kind: 'uniform'; scale: number; center?: number } | { kind: 'normal'; std: number };
 
 function randomValues(seed: number, name: string, n: number, init: Init): Float32Array {
-  const rand = mulberry32(fnv1a(name, seed));
+  const rand = seededRandom(fnv1a(name, seed));
   const out = new Float32Array(n);
   if (init.kind === 'uniform') {
     const c = init.center ?? 0;

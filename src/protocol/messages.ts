@@ -5,25 +5,16 @@
 // A request of unknown kind gets an `error` reply (never silence). comlink carries the messages:
 // the worker exposes an `EngineApi`, the UI calls `handle(request, proxy(onProgress))`.
 
+import type { AdapterSummary, Gpu } from '../gpu/device.ts';
+import type { ModelInfo } from '../model/info.ts';
+
 // ---- shared shapes ---------------------------------------------------------------------------------
 
 /** The WebGPU adapter as `GPUAdapterInfo` names it (copied out: its fields are getters). */
-export interface AdapterInfo {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-}
+export type AdapterInfo = AdapterSummary;
 
 /** The device limits the engine plans with (bytes or counts, as WebGPU reports them). */
-export interface GpuLimitsInfo {
-  maxBufferSize: number;
-  maxStorageBufferBindingSize: number;
-  maxStorageBuffersPerShaderStage: number;
-  maxComputeWorkgroupsPerDimension: number;
-  maxComputeWorkgroupStorageSize: number;
-  maxComputeInvocationsPerWorkgroup: number;
-}
+export type GpuLimitsInfo = Gpu['limits'];
 
 // ---- requests --------------------------------------------------------------------------------------
 
@@ -89,19 +80,8 @@ export interface InitResult {
   limits: GpuLimitsInfo;
 }
 
-/** A loaded model's facts for people (mirrors model/info.ts). */
-export interface ModelInfoResult {
-  name: string;
-  architecture: string;
-  parameters: number;
-  layers: number;
-  hiddenSize: number;
-  vocabSize: number;
-  weightDtype: string;
-  checkpointDtype: string | null;
-  weightBytes: number;
-  maxPositions: number;
-}
+/** A loaded model's facts for people. */
+export type ModelInfoResult = ModelInfo;
 
 export interface GenerateResult {
   /** New text, special tokens left out. */

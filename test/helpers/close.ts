@@ -2,6 +2,7 @@
 // mismatches so a failure says where, not only that.
 
 import { expect } from 'vitest';
+import { seededRandom } from '../../src/util/random.ts';
 
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { abs?: number; rel?: number }, what = 'values'): void {
   const abs = tol.abs ?? 0;
@@ -24,16 +25,8 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** Deterministic uniform values in [-scale, scale). */
 export function randomArray(n: number, seed: number, scale = 1): Float64Array {
-  let s = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
+  const random = seededRandom(seed);
+  return Float64Array.from({ length: n }, () => (random() * 2 - 1) * scale);
 }
 
 /** Rounds to f32, as uploading does. */
