@@ -7,22 +7,28 @@ import { InputError } from '../model/evaluate.ts';
 import { UsageError } from './args.ts';
 import { EVAL_HELP, evalCommand } from './commands/eval.ts';
 import { GENERATE_HELP, generateCommand } from './commands/generate.ts';
+import { GRADS_HELP, gradsCommand } from './commands/grads.ts';
 import { MAKE_TEST_MODEL_HELP, makeTestModelCommand } from './commands/make-test-model.ts';
+import { TRAIN_HELP, trainCommand } from './commands/train.ts';
+import { TrainingDivergedError } from '../train/trainer.ts';
+import { LoraConfigError } from '../lora/config.ts';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   eval: evalCommand,
   generate: generateCommand,
+  train: trainCommand,
+  grads: gradsCommand,
   'make-test-model': makeTestModelCommand,
 };
 
 const HELP = `tabtune: LoRA fine-tuning of open LLMs on WebGPU (this CLI runs the same engine through Dawn).
 
 Commands:
-${[EVAL_HELP, GENERATE_HELP, MAKE_TEST_MODEL_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
+${[EVAL_HELP, GENERATE_HELP, TRAIN_HELP, GRADS_HELP, MAKE_TEST_MODEL_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
 
 Run "tabtune COMMAND --help" for the options of one command.`;
 
-const KNOWN_ERRORS = [UsageError, FormatError, DatasetError, InputError, DeviceLimitError, WebGpuUnavailableError];
+const KNOWN_ERRORS = [UsageError, FormatError, DatasetError, InputError, DeviceLimitError, WebGpuUnavailableError, TrainingDivergedError, LoraConfigError];
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -5,6 +5,8 @@ import type { Gpu } from '../gpu/device.ts';
 import { createNodeGpu } from '../gpu/node-gpu.ts';
 import { applyPeftAdapter, type LoadedModel, loadModel } from '../model/model.ts';
 import type { WeightPrecision } from '../model/weights.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { ModelFiles } from '../formats/byte-source.ts';
 import { bytesArg, type Flags, optionalString, required, UsageError } from './args.ts';
 import { resolveFiles } from './model-source.ts';
 
@@ -34,8 +36,18 @@ function defaultBudget(gpu: Gpu): number | undefined {
   return software ? totalmem() : undefined;
 }
 
-export async function withModel<T>(v: Record<string, unknown>, run: (model: LoadedModel) => Promise<T>, opts: { maxPositions?: number } = {}): Promise<T> {
-  const precision = (optionalString(v, 'precision') ?? 'auto') as WeightPrecision;
+export interface SessionOptions {
+  maxPositions?: number;
+  /** Apply --adapter for inference (default true); training commands read it themselves. */
+  applyAdapter?: boolean;
+  /** Overrides --precision (full fine-tuning needs f32). */
+  precision?: WeightPrecision;
+  /** Checks a plan against the memory budget before the weights are allocated. */
+  beforeAllocate?: (cfg: ModelConfig, weightBytes: number, budget: number | undefined) => void;
+}
+
+export async function withModel<T>(v: Record<string, unknown>, run: (model: LoadedModel, files: ModelFiles) => Promise<T>, opts: SessionOptions = {}): Promise<T> {
+  const precision = opts.precision ?? ((optionalString(v, 'precision') ?? 'auto') as WeightPrecision);
   if (!['auto', 'f16', 'f32'].includes(precision)) throw new UsageError(`--precision must be auto, f16 or f32, got "${precision}"`);
   const source = { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') };
   const files = resolveFiles(required(v, 'model'), '--model', source);
@@ -43,13 +55,15 @@ export async function withModel<T>(v: Record<string, unknown>, run: (model: Load
   const adapterFiles = adapterSpec ? resolveFiles(adapterSpec, '--adapter', source) : null;
   const gpu = await createNodeGpu();
   try {
+    const memoryBudget = bytesArg(v, 'gpu-memory') ?? defaultBudget(gpu);
     const model = await loadModel(gpu, files, {
       precision,
-      memoryBudget: bytesArg(v, 'gpu-memory') ?? defaultBudget(gpu),
+      memoryBudget,
       maxPositions: opts.maxPositions,
+      beforeAllocate: opts.beforeAllocate && ((cfg, bytes) => opts.beforeAllocate!(cfg, bytes, memoryBudget)),
     });
-    if (adapterFiles) await applyPeftAdapter(model, adapterFiles);
-    return await run(model);
+    if (adapterFiles && opts.applyAdapter !== false) await applyPeftAdapter(model, adapterFiles);
+    return await run(model, files);
   } finally {
     gpu.destroy();
   }

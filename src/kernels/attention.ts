@@ -1,13 +1,17 @@
-// Causal attention with GQA, flash-style (online softmax, no [T, T] matrix).
+// Causal attention with GQA, flash-style (online softmax, no [T, T] matrix), and its gradient
+// FlashAttention-2 style (Di = rowsum(dO * O), one pass for dQ, one for dK/dV; no atomics).
 // Dimension key: B = sequences, T = query rows per sequence, S = key slots per sequence,
 // nH = query heads, nKV = key/value heads, D = head dim, R = B*T.
-// q: [R, nH, D]   k, v: [B, S, nKV, D]   o: [R, nH, D]   lse: [R, nH]
+// q, dQ: [R, nH, D]   k, v, dK, dV: [B, S, nKV, D]   o, dO: [R, nH, D]   lse: [R, nH]
 // Query (b, t) is at position p0 + t and sees keys s with lo <= s <= p0 + t, where lo = 0 or,
 // with a sliding window W, p0 + t - W + 1.
 
 import type { Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
+import attentionBackwardDiWgsl from '../../shaders/attention_backward_di.wgsl?raw';
+import attentionBackwardDqWgsl from '../../shaders/attention_backward_dq.wgsl?raw';
+import attentionBackwardDkvWgsl from '../../shaders/attention_backward_dkv.wgsl?raw';
 
 export interface AttentionArgs<Buf> {
   q: Buf;
@@ -61,6 +65,91 @@ export function attentionForwardCpu(a: AttentionArgs<Float64Array>): void {
         a.o[qb + d] = acc / l;
       }
       a.lse[r * nH + h] = m + Math.log(l);
+    }
+  }
+}
+
+export type AttentionBackwardArgs<Buf> = AttentionArgs<Buf> & {
+  /** dL/dO. [R, nH, D] */
+  dO: Buf;
+  /** dL/dq, written. [R, nH, D] */
+  dQ: Buf;
+  /** dL/dk, dL/dv, written (not accumulated); slots no query attends to get 0. [B, S, nKV, D] */
+  dK: Buf;
+  dV: Buf;
+};
+
+/**
+ * Gradient of attentionForward with respect to q, k and v, from the forward's o and lse.
+ * Three dispatches: Di = rowsum(dO * o) into a temporary [R, nH] buffer; dQ, one invocation per
+ * (query row, head); dK/dV, one invocation per (sequence, key slot, kv head).
+ */
+export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs<GPUBuffer>): void {
+  const R = a.B * a.T;
+  const consts = { HEAD_DIM: a.D };
+  const diPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_di', parts: [attentionBackwardDiWgsl], consts });
+  const Di = rec.temp(R * a.nH * 4, undefined, 'attention Di'); // [R, nH]
+  rec.dispatch(diPipeline, params([['u', R * a.nH]]), [a.o, a.dO, Di], grid1d(rec.gpu, R * a.nH, 64));
+
+  const p = params([
+    ['u', R], ['u', a.T], ['u', a.S], ['u', a.p0],
+    ['u', a.nH], ['u', a.nKV], ['u', a.window], ['f', 1 / Math.sqrt(a.D)],
+  ]);
+  const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionBackwardDqWgsl], consts });
+  rec.dispatch(dqPipeline, p, [a.q, a.k, a.v, a.dO, a.lse, Di, a.dQ], grid1d(rec.gpu, R * a.nH, 64));
+  const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionBackwardDkvWgsl], consts });
+  rec.dispatch(dkvPipeline, p, [a.q, a.k, a.v, a.dO, a.lse, Di, a.dK, a.dV], grid1d(rec.gpu, a.B * a.S * a.nKV, 64));
+}
+
+/**
+ * Float64 reference, computed directly: the softmax of each (query row, head) is materialized from
+ * q and k (o and lse are not read), then dP = dO.v, dS = P * (dP - sum(P * dP)), dQ = scale * dS @ K,
+ * dK += scale * dS^T q, dV += P^T dO.
+ */
+export function attentionBackwardCpu(a: AttentionBackwardArgs<Float64Array>): void {
+  const { D, nH, nKV } = a;
+  const scale = 1 / Math.sqrt(D);
+  a.dK.fill(0);
+  a.dV.fill(0);
+  for (let r = 0; r < a.B * a.T; r++) {
+    const b = Math.floor(r / a.T);
+    const pos = a.p0 + (r % a.T);
+    const lo = a.window > 0 ? Math.max(0, pos - a.window + 1) : 0;
+    for (let h = 0; h < nH; h++) {
+      const kvh = Math.floor(h / (nH / nKV));
+      const qb = (r * nH + h) * D;
+      const n = pos - lo + 1;
+      const kAt = (s: number): number => ((b * a.S + s) * nKV + kvh) * D;
+      const scores = new Float64Array(n);
+      const dP = new Float64Array(n);
+      for (let s = lo; s <= pos; s++) {
+        let dot = 0;
+        let g = 0;
+        for (let d = 0; d < D; d++) {
+          dot += a.q[qb + d]! * a.k[kAt(s) + d]!;
+          g += a.dO[qb + d]! * a.v[kAt(s) + d]!;
+        }
+        scores[s - lo] = dot * scale;
+        dP[s - lo] = g;
+      }
+      const m = Math.max(...scores);
+      let l = 0;
+      for (let j = 0; j < n; j++) l += Math.exp(scores[j]! - m);
+      const P = scores.map((x) => Math.exp(x - m) / l);
+      let di = 0;
+      for (let j = 0; j < n; j++) di += P[j]! * dP[j]!;
+      const dq = new Float64Array(D);
+      for (let s = lo; s <= pos; s++) {
+        const j = s - lo;
+        const ds = P[j]! * (dP[j]! - di);
+        const kb = kAt(s);
+        for (let d = 0; d < D; d++) {
+          dq[d] = dq[d]! + scale * ds * a.k[kb + d]!;
+          a.dK[kb + d] = a.dK[kb + d]! + scale * ds * a.q[qb + d]!;
+          a.dV[kb + d] = a.dV[kb + d]! + P[j]! * a.dO[qb + d]!;
+        }
+      }
+      a.dQ.set(dq, qb);
     }
   }
 }

@@ -2,10 +2,12 @@
 // folded into a running (max, sum-exp, target logit) per row, so [T, V] logits never exist at once.
 // Dimension key: R = rows (tokens), Vc = vocab columns in the chunk, v0 = first vocab id of the chunk.
 // logits: [R, Vc] f32   targets: [R] i32 (-100 = no target)   state: [R, 4] f32
+// Backward: with the final state, each chunk's logits are overwritten by scale * (softmax - onehot).
 
 import type { Binding, Recorder } from '../gpu/recorder.ts';
-import { params } from '../gpu/recorder.ts';
+import { grid1d, params } from '../gpu/recorder.ts';
 import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
+import crossEntropyBackwardWgsl from '../../shaders/cross_entropy_backward.wgsl?raw';
 import { rowGrid } from './rmsnorm.ts';
 
 export const IGNORE_INDEX = -100;
@@ -56,4 +58,37 @@ export function lossesFromState(state: ArrayLike<number>, targets: ArrayLike<num
     count++;
   }
   return { sum, count };
+}
+
+export interface CrossEntropyBackwardArgs<Buf, Tgt> {
+  /** [R, Vc] logits of one vocabulary chunk; overwritten in place with dlogits. */
+  logits: Buf;
+  /** [R] i32, IGNORE_INDEX = no target. */
+  targets: Tgt;
+  /** [R, 4] the final state after every chunk of crossEntropyChunkForward. */
+  state: Buf;
+  R: number;
+  Vc: number;
+  v0: number;
+  /** d loss / d (row loss): 1 / (rows with a target) for a mean, times any loss scale. */
+  scale: number;
+}
+
+/** dlogits[r, c] = targets[r] == -100 ? 0 : scale * (exp(logit - lse_r) - onehot), in place. */
+export function crossEntropyBackward(rec: Recorder, a: CrossEntropyBackwardArgs<GPUBuffer | Binding, GPUBuffer | Binding>): void {
+  if (a.R * a.Vc === 0) return;
+  const pipeline = rec.gpu.pipelines.get({ name: 'cross_entropy_backward', parts: [crossEntropyBackwardWgsl] });
+  const p = params([['u', a.R], ['u', a.Vc], ['u', a.v0], ['f', a.scale]]);
+  rec.dispatch(pipeline, p, [a.logits, a.targets, a.state], grid1d(rec.gpu, a.R * a.Vc, 64));
+}
+
+export function crossEntropyBackwardCpu(a: CrossEntropyBackwardArgs<Float64Array, ArrayLike<number>>): void {
+  for (let r = 0; r < a.R; r++) {
+    const t = a.targets[r]!;
+    const lse = a.state[r * 4]! + Math.log(a.state[r * 4 + 1]!);
+    for (let c = 0; c < a.Vc; c++) {
+      const at = r * a.Vc + c;
+      a.logits[at] = t === IGNORE_INDEX ? 0 : a.scale * (Math.exp(a.logits[at]! - lse) - (a.v0 + c === t ? 1 : 0));
+    }
+  }
 }

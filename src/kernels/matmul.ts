@@ -1,11 +1,14 @@
 // Y[:, col0 : col0+N] = (accumulate ? Y : 0) + alpha * X @ W^T + bias
+// and its gradients: dX = dY @ W (frozen W, any dtype), dW = dY^T @ X (f32, trainable weights).
 // Dimension key: M = rows of X (tokens), K = in_features, N = out_features (rows of W).
-// X: [M, K] f32   W: [N, K] GpuMatrix   Y: [M, ldy] f32   bias: [N] f32
+// X: [M, K] f32   W: [N, K] GpuMatrix   Y, dY: [M, ldy] f32   bias: [N] f32   dX: [M, K]   dW: [N, K] f32
 // Residual adds and LoRA's scaled B(Ax) ride on `accumulate` and `alpha` instead of separate passes.
 
 import type { Binding, Recorder } from '../gpu/recorder.ts';
-import { params } from '../gpu/recorder.ts';
+import { grid1d, params } from '../gpu/recorder.ts';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
+import matmulInputGradWgsl from '../../shaders/matmul_input_grad.wgsl?raw';
+import matmulWeightGradWgsl from '../../shaders/matmul_weight_grad.wgsl?raw';
 import { type GpuMatrix, weightReader } from './weights.ts';
 
 export interface MatmulArgs<Buf, Mat> {
@@ -60,6 +63,138 @@ export function matmulForwardCpu(a: MatmulArgs<Float64Array, { rows: number; col
       for (let k = 0; k < K; k++) s += x[m * K + k]! * w.data[n * K + k]!;
       const at = m * ldy + col0 + n;
       y[at] = alpha * s + (a.bias ? a.bias[n]! : 0) + (a.accumulate ? y[at]! : 0);
+    }
+  }
+}
+
+type CpuMatrix = { rows: number; cols: number; data: Float64Array };
+
+export interface MatmulInputGradArgs<Buf, Mat> {
+  /** dY: [M, ldy]; its first N = w.rows columns are used. */
+  dy: Buf;
+  /** W: [N, K] (nn.Linear's [out, in]). */
+  w: Mat;
+  /** dX: [M, K] f32. */
+  dx: Buf;
+  M: number;
+  alpha?: number;
+  accumulate?: boolean;
+  /** Row stride of dY (default N = w.rows). */
+  ldy?: number;
+}
+
+/**
+ * dX[M, K] = (accumulate ? dX : 0) + alpha * dY[M, 0:N] @ W[N, K]: the input gradient through a linear
+ * layer. A chunked W adds one product per chunk (chunk c multiplies dY columns c.row0 .. c.row0+c.rows);
+ * the first honours `accumulate`, the rest accumulate.
+ */
+export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer | Binding, GpuMatrix>): void {
+  const { w, M } = a;
+  if (M === 0 || w.cols === 0) return;
+  if (w.cols % 4 !== 0) throw new Error(`matmulInputGrad: K = ${w.cols} is not a multiple of 4`);
+  const reader = weightReader(rec.gpu, w.dtype);
+  const pipeline = rec.gpu.pipelines.get({
+    name: `matmul_input_grad_${w.dtype}`,
+    parts: [reader.part, matmulInputGradWgsl],
+    f16: reader.f16,
+  });
+  const ldy = a.ldy ?? w.rows;
+  if (ldy < w.rows) throw new Error(`matmulInputGrad: ldy = ${ldy} is less than N = ${w.rows}`);
+  if (w.chunks.length === 0) {
+    // N = 0: the product is zero.
+    const dx: Binding = 'buffer' in a.dx ? a.dx : { buffer: a.dx };
+    if (!a.accumulate) rec.clear(dx.buffer, dx.offset ?? 0, M * w.cols * 4);
+    return;
+  }
+  w.chunks.forEach((c, i) => {
+    const p = params([
+      ['u', M],
+      ['u', c.rows],
+      ['u', w.cols],
+      ['u', ldy],
+      ['u', c.row0],
+      ['f', a.alpha ?? 1],
+      ['u', a.accumulate || i > 0 ? 1 : 0],
+      ['u', 0],
+    ]);
+    rec.dispatch(pipeline, p, [c.buffer, a.dy, a.dx], [Math.ceil(w.cols / 4 / 8), Math.ceil(M / 32), 1]);
+  });
+}
+
+/** CPU twin in float64; `w` is the [N, K] matrix as the GPU sees it (after 16-bit rounding). */
+export function matmulInputGradCpu(a: MatmulInputGradArgs<Float64Array, CpuMatrix>): void {
+  const { dy, w, dx, M } = a;
+  const N = w.rows;
+  const K = w.cols;
+  const ldy = a.ldy ?? N;
+  const alpha = a.alpha ?? 1;
+  for (let m = 0; m < M; m++) {
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let n = 0; n < N; n++) s += dy[m * ldy + n]! * w.data[n * K + k]!;
+      const at = m * K + k;
+      dx[at] = alpha * s + (a.accumulate ? dx[at]! : 0);
+    }
+  }
+}
+
+export interface MatmulWeightGradArgs<Buf> {
+  /** dY: [M, ldy]; its first N columns are used. */
+  dy: Buf;
+  /** X: [M, ldx]; its first K columns are used. */
+  x: Buf;
+  /** dW: [N, K] f32. */
+  dw: Buf;
+  M: number;
+  N: number;
+  K: number;
+  alpha?: number;
+  accumulate?: boolean;
+  /** Row stride of dY (default N). */
+  ldy?: number;
+  /** Row stride of X (default K). */
+  ldx?: number;
+}
+
+/**
+ * dW[N, K] = (accumulate ? dW : 0) + alpha * dY[M, N]^T @ X[M, K], all f32: LoRA's dA / dB and the
+ * weight gradient of full fine-tuning. N, K, ldy and ldx must be multiples of 4. Every output sums
+ * over M in a fixed order, so the result repeats bit for bit.
+ */
+export function matmulWeightGrad(rec: Recorder, a: MatmulWeightGradArgs<GPUBuffer | Binding>): void {
+  const { M, N, K } = a;
+  const ldy = a.ldy ?? N;
+  const ldx = a.ldx ?? K;
+  for (const [name, v] of [['N', N], ['K', K], ['ldy', ldy], ['ldx', ldx]] as const) {
+    if (v % 4 !== 0) throw new Error(`matmulWeightGrad: ${name} = ${v} is not a multiple of 4 (rows are read as vec4)`);
+  }
+  if (ldy < N || ldx < K) throw new Error(`matmulWeightGrad: row strides ldy = ${ldy}, ldx = ${ldx} are below N = ${N}, K = ${K}`);
+  if (N === 0 || K === 0) return;
+  const pipeline = rec.gpu.pipelines.get({ name: 'matmul_weight_grad', parts: [matmulWeightGradWgsl] });
+  const p = params([
+    ['u', M],
+    ['u', N],
+    ['u', K],
+    ['u', ldy],
+    ['u', ldx],
+    ['f', a.alpha ?? 1],
+    ['u', a.accumulate ? 1 : 0],
+    ['u', 0],
+  ]);
+  rec.dispatch(pipeline, p, [a.dy, a.x, a.dw], grid1d(rec.gpu, (N / 4) * (K / 4), 64));
+}
+
+export function matmulWeightGradCpu(a: MatmulWeightGradArgs<Float64Array>): void {
+  const { dy, x, dw, M, N, K } = a;
+  const ldy = a.ldy ?? N;
+  const ldx = a.ldx ?? K;
+  const alpha = a.alpha ?? 1;
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let m = 0; m < M; m++) s += dy[m * ldy + n]! * x[m * ldx + k]!;
+      const at = n * K + k;
+      dw[at] = alpha * s + (a.accumulate ? dw[at]! : 0);
     }
   }
 }

@@ -15,7 +15,7 @@ import { type ModelConfig, parseModelConfig } from './config.ts';
 import type { ForwardContext } from './forward.ts';
 import { ropeInvFreq } from './rope-freqs.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
-import { loadWeights, type ModelWeights, type WeightPrecision } from './weights.ts';
+import { loadWeights, type ModelWeights, planWeights, type WeightPrecision } from './weights.ts';
 
 export interface LoadOptions {
   precision?: WeightPrecision;
@@ -24,6 +24,8 @@ export interface LoadOptions {
   /** Longest context the RoPE table is built for (default: the model's maximum, at most 8192). */
   maxPositions?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** Called with the weights' size before anything is allocated: throw to refuse the load. */
+  beforeAllocate?: (cfg: ModelConfig, weightBytes: number) => void;
 }
 
 export interface LoadedModel {
@@ -44,6 +46,7 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions =
   const cfg = parseModelConfig(await readText(cfgSrc), cfgSrc.name);
   const tokenizer = await loadTokenizer(files, cfg);
   const ckpt = await openCheckpoint(files);
+  opts.beforeAllocate?.(cfg, planWeights(cfg, ckpt, opts.precision ?? 'auto').bytes);
   const weights = await loadWeights(gpu, cfg, ckpt, {
     precision: opts.precision,
     memoryBudget: opts.memoryBudget,

@@ -1,0 +1,164 @@
+// tabtune train: LoRA (or, with --full, full fine-tuning) on pre-tokenized JSONL; writes a PEFT
+// adapter folder (or, with --full, a Hugging Face model folder).
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseTokenizedJsonl } from '../../data/tokenized-jsonl.ts';
+import type { ModelFiles } from '../../formats/byte-source.ts';
+import { peftAdapterFiles } from '../../formats/peft-write.ts';
+import { DeviceLimitError } from '../../gpu/errors.ts';
+import type { LoraWeights } from '../../lora/adapter.ts';
+import { DEFAULT_LORA, initLora, type LoraConfig, parseTargets, trainableParameterCount, validateLoraConfig } from '../../lora/config.ts';
+import type { LoadedModel } from '../../model/model.ts';
+import { planTrainingMemory } from '../../train/memory-plan.ts';
+import { DEFAULT_TRAIN, train, TrainingDivergedError, type TrainOptions } from '../../train/trainer.ts';
+import { fullTrainable, loraTrainable, readLoraWeights, type Trainable } from '../../train/trainable.ts';
+import { readFullWeights } from '../../train/full-export.ts';
+import { formatBytes } from '../../util/format.ts';
+import { num, optionalString, parse, required, UsageError } from '../args.ts';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
+
+export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [options]
+  Trains a LoRA adapter (PEFT format) on pre-tokenized JSONL ({"input_ids": [...], "labels": [...]} a line).
+  --val-data FILE          validation rows; the loss on them is reported every --eval-every steps and at the end
+  --rank R (8)  --alpha A (16)  --dropout P (0)  --rslora  --init default|gaussian
+  --targets LIST           q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear (q_proj,v_proj)
+  --layers LIST            only these layer indices (default all)
+  --lr LR (2e-4)  --schedule constant|linear|cosine (cosine)  --warmup STEPS (0)
+  --steps N | --epochs E (1)  --batch-size B (4)  --grad-accum K (1)  --seq-len L (512)
+  --weight-decay W (0)  --clip NORM (1.0, 0 = off)  --seed S (0)
+  --eval-every N (0 = only at the end)  --patience N (0 = no early stopping)
+  --checkpointing auto|on|off   recompute each layer in backward instead of keeping its activations (auto: on)
+  --full                   full fine-tuning instead (every weight trainable, fp32): for comparing costs on small models
+  --json                   one JSON object per step on stdout, then one with the validation loss
+${MODEL_FLAGS_HELP}`;
+
+const FLAGS = {
+  ...MODEL_FLAGS,
+  data: { type: 'string' }, 'val-data': { type: 'string' }, out: { type: 'string' },
+  rank: { type: 'string' }, alpha: { type: 'string' }, dropout: { type: 'string' }, rslora: { type: 'boolean' },
+  init: { type: 'string' }, targets: { type: 'string' }, layers: { type: 'string' },
+  lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' },
+  steps: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' },
+  'seq-len': { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, seed: { type: 'string' },
+  'eval-every': { type: 'string' }, patience: { type: 'string' }, checkpointing: { type: 'string' },
+  full: { type: 'boolean' }, json: { type: 'boolean' },
+} as const;
+
+function choice<T extends string>(v: Record<string, unknown>, name: string, options: readonly T[], fallback: T): T {
+  const x = optionalString(v, name) ?? fallback;
+  if (!options.includes(x as T)) throw new UsageError(`--${name} must be one of ${options.join(', ')}, got "${x}"`);
+  return x as T;
+}
+
+function loraConfigOf(v: Record<string, unknown>): LoraConfig {
+  const layers = optionalString(v, 'layers');
+  return {
+    rank: num(v, 'rank', DEFAULT_LORA.rank, { int: true, min: 1 }),
+    alpha: num(v, 'alpha', DEFAULT_LORA.alpha, { min: Number.MIN_VALUE }),
+    dropout: num(v, 'dropout', 0, { min: 0, max: 0.99 }),
+    targets: parseTargets(optionalString(v, 'targets') ?? DEFAULT_LORA.targets),
+    layers: layers ? layers.split(',').map((x) => Number(x)) : null,
+    rslora: v.rslora === true,
+    init: choice(v, 'init', ['default', 'gaussian'] as const, 'default'),
+  };
+}
+
+function trainOptionsOf(v: Record<string, unknown>, lc: LoraConfig | null): TrainOptions {
+  const steps = v.steps === undefined ? undefined : num(v, 'steps', 1, { int: true, min: 1 });
+  if (steps !== undefined && v.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
+  return {
+    ...DEFAULT_TRAIN,
+    lr: num(v, 'lr', DEFAULT_TRAIN.lr, { min: 1e-12, max: 1 }),
+    steps,
+    epochs: num(v, 'epochs', 1, { min: 1e-9, max: 1e6 }),
+    batchSize: num(v, 'batch-size', DEFAULT_TRAIN.batchSize, { int: true, min: 1, max: 4096 }),
+    gradAccum: num(v, 'grad-accum', 1, { int: true, min: 1, max: 4096 }),
+    seqLen: num(v, 'seq-len', 0, { int: true, min: 2 }), // 0: decided once the model's maximum is known
+    schedule: choice(v, 'schedule', ['constant', 'linear', 'cosine'] as const, 'cosine'),
+    warmup: num(v, 'warmup', 0, { int: true, min: 0 }),
+    weightDecay: num(v, 'weight-decay', 0, { min: 0, max: 10 }),
+    clip: num(v, 'clip', 1, { min: 0 }),
+    seed: num(v, 'seed', 0, { int: true, min: 0 }),
+    dropout: lc?.dropout ?? 0,
+    evalEvery: num(v, 'eval-every', 0, { int: true, min: 0 }),
+    patience: num(v, 'patience', 0, { int: true, min: 0 }),
+    checkpointing: true,
+  };
+}
+
+async function writeFolder(dir: string, files: Map<string, Uint8Array>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const [name, bytes] of files) await writeFile(join(dir, name), bytes);
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const v = parse(argv, FLAGS);
+  if (v.help) {
+    console.log(TRAIN_HELP);
+    return 0;
+  }
+  const full = v.full === true;
+  const dataPath = required(v, 'data');
+  const out = required(v, 'out');
+  const lc = full ? null : loraConfigOf(v);
+  const o = trainOptionsOf(v, lc);
+  const checkpointing = choice(v, 'checkpointing', ['auto', 'on', 'off'] as const, 'auto');
+  const data = parseTokenizedJsonl(await readFile(dataPath, 'utf8'), dataPath);
+  const valPath = optionalString(v, 'val-data');
+  const val = valPath ? parseTokenizedJsonl(await readFile(valPath, 'utf8'), valPath) : null;
+  // Progress for people goes to stderr; with --json, stdout carries only the JSON objects.
+  const log = (line: object | string) => (typeof line === 'string' ? console.error(line) : v.json && console.log(JSON.stringify(line)));
+
+  return withModel(
+    v,
+    async (model, files) => {
+      const shapes = lc ? initLora(model.cfg, lc, o.seed) : null;
+      const trainable = lc ? loraTrainable(model.gpu, shapes!) : fullTrainable(model.gpu, model.weights);
+      const count = lc ? trainableParameterCount(model.cfg, lc) : trainable.count;
+      log(`training ${count.toLocaleString('en')} parameters (${lc ? `LoRA r=${lc.rank} on ${lc.targets.join(',')}` : 'full fine-tuning'}) on ${data.length} rows`);
+      const save = (dir: string) => saveResult(model, trainable, lc, shapes, files, dir);
+      try {
+        const result = await train(model, trainable, data, val, { ...o, checkpointing: o.checkpointing }, {
+          onStep: (r) =>
+            v.json
+              ? log({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes })
+              : log(`step ${r.step}/${r.totalSteps}  loss ${r.loss.toFixed(4)}  lr ${r.lr.toExponential(2)}  grad norm ${r.gradNorm.toFixed(3)}  ${r.tokensPerSecond.toFixed(0)} tok/s  peak ${formatBytes(r.peakBytes)}`),
+          onEval: (r) => !v.json && log(`step ${r.step}: validation loss ${r.valLoss.toFixed(4)}${r.best ? ' (best)' : ''}`),
+          onBest: () => save(join(out, 'checkpoint-best')),
+        });
+        await save(out);
+        if (val) log(v.json ? { val_loss: result.bestValLoss === null ? null : result.bestValLoss, final_val_step: result.steps, best_step: result.bestStep, stopped_early: result.stoppedEarly, peak_bytes: result.peakBytes } : `best validation loss ${result.bestValLoss?.toFixed(4)} at step ${result.bestStep}`);
+        if (!v.json) console.log(`wrote ${lc ? 'a PEFT adapter' : 'a model folder'} to ${out} (final loss ${result.finalLoss.toFixed(4)}, peak GPU memory ${formatBytes(result.peakBytes)})`);
+        return 0;
+      } catch (e) {
+        if (e instanceof TrainingDivergedError) await save(out);
+        throw e;
+      }
+    },
+    {
+      applyAdapter: false,
+      precision: full ? 'f32' : undefined,
+      beforeAllocate: (cfg, weightBytes, budget) => {
+        const maxPositions = Math.min(cfg.maxPositionEmbeddings, 8192);
+        if (o.seqLen > maxPositions) throw new UsageError(`--seq-len ${o.seqLen} is above this model's maximum of ${maxPositions} positions`);
+        o.seqLen ||= Math.min(DEFAULT_TRAIN.seqLen, maxPositions);
+        if (lc) validateLoraConfig(cfg, lc);
+        const longest = Math.max(...[...data, ...(val ?? [])].map((r) => r.inputIds.length));
+        const plan = planTrainingMemory(cfg, { weightBytes, lora: lc, B: o.batchSize, T: Math.min(o.seqLen, longest), checkpointing });
+        o.checkpointing = plan.checkpointing;
+        const parts = `weights ${formatBytes(plan.weights)}, trainable state ${formatBytes(plan.trainable)}, activations ${formatBytes(plan.activations)}`;
+        log(`memory plan: ${formatBytes(plan.total)} (${parts}; checkpointing ${plan.checkpointing ? 'on' : 'off'})`);
+        if (budget !== undefined && plan.total > budget) throw new DeviceLimitError(plan.total, budget, `Training with these settings (${parts})`);
+      },
+    },
+  );
+}
+
+async function saveResult(model: LoadedModel, t: Trainable, lc: LoraConfig | null, shapes: LoraWeights | null, files: ModelFiles, dir: string): Promise<void> {
+  if (lc && shapes) {
+    await writeFolder(dir, peftAdapterFiles(lc, await readLoraWeights(model.gpu, t, shapes), model.name));
+  } else {
+    await writeFolder(dir, await readFullWeights(model, t, files));
+  }
+}

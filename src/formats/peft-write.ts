@@ -1,0 +1,52 @@
+// Writes a LoRA adapter as a PEFT folder (adapter_config.json + adapter_model.safetensors) that
+// Hugging Face peft loads, and that readPeftAdapter reads back.
+// Dimension key: r = rank, in/out = the layer's features.   lora_A: [r, in]   lora_B: [out, r]
+
+import type { LoraConfig } from '../lora/config.ts';
+import type { LoraWeights } from '../lora/adapter.ts';
+import { fromFloat32, type FloatDtype } from './dtype.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './peft.ts';
+import { type TensorToWrite, writeSafetensors } from './safetensors-write.ts';
+
+/** Only keys that every peft version since 0.10 accepts (older ones reject unknown keys). */
+export function peftConfigJson(lc: LoraConfig, baseModel: string): string {
+  const config = {
+    alpha_pattern: {},
+    auto_mapping: null,
+    base_model_name_or_path: baseModel,
+    bias: 'none',
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_lora_weights: lc.init === 'gaussian' ? 'gaussian' : true,
+    layer_replication: null,
+    layers_pattern: null,
+    layers_to_transform: lc.layers,
+    loftq_config: {},
+    lora_alpha: lc.alpha,
+    lora_dropout: lc.dropout,
+    megatron_config: null,
+    megatron_core: 'megatron.core',
+    modules_to_save: null,
+    peft_type: 'LORA',
+    r: lc.rank,
+    rank_pattern: {},
+    revision: null,
+    target_modules: [...lc.targets],
+    task_type: 'CAUSAL_LM',
+    use_dora: false,
+    use_rslora: lc.rslora,
+  };
+  return JSON.stringify(config, null, 2) + '\n';
+}
+
+export function peftAdapterFiles(lc: LoraConfig, weights: LoraWeights, baseModel: string, dtype: FloatDtype = 'F32'): Map<string, Uint8Array> {
+  const tensors: TensorToWrite[] = [];
+  for (const [name, m] of weights.modules) {
+    tensors.push({ name: `base_model.model.${name}.lora_A.weight`, dtype, shape: [m.rank, m.inFeatures], data: fromFloat32(dtype, m.a) });
+    tensors.push({ name: `base_model.model.${name}.lora_B.weight`, dtype, shape: [m.outFeatures, m.rank], data: fromFloat32(dtype, m.b) });
+  }
+  return new Map([
+    [ADAPTER_CONFIG, new TextEncoder().encode(peftConfigJson(lc, baseModel))],
+    [ADAPTER_WEIGHTS, writeSafetensors(tensors, { format: 'pt' })],
+  ]);
+}

@@ -1,0 +1,384 @@
+// One training micro-step on the GPU: forward with the layer inputs kept, the loss over the
+// vocabulary in chunks, and the backward pass through every frozen layer down to the earliest
+// adapter, accumulating gradients into the trainable tensors. Per-block activation checkpointing
+// keeps only each layer's input and recomputes the layer in backward.
+// Dimension key: B = sequences, T = tokens per sequence, R = B*T, H = hidden, I = intermediate,
+// nH/nKV = query/key-value heads, D = head dim, V = vocab, Vc = vocab rows of one chunk,
+// r4 = LoRA rank padded to a multiple of 4.
+
+import type { Gpu } from '../gpu/device.ts';
+import { type Binding, Recorder, STORAGE, uploadBuffer } from '../gpu/recorder.ts';
+import { attentionBackward, attentionForward } from '../kernels/attention.ts';
+import { biasGrad } from '../kernels/bias-grad.ts';
+import { crossEntropyBackward, crossEntropyChunkForward, IGNORE_INDEX } from '../kernels/cross-entropy.ts';
+import { dropoutForward } from '../kernels/dropout.ts';
+import { embeddingBackward, embeddingForward, embeddingGradPlan } from '../kernels/embedding.ts';
+import { matmulForward, matmulInputGrad, matmulWeightGrad } from '../kernels/matmul.ts';
+import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from '../kernels/rmsnorm.ts';
+import { ropeBackward, ropeForward } from '../kernels/rope.ts';
+import { swigluBackward, swigluForward } from '../kernels/swiglu.ts';
+import type { GpuMatrix } from '../kernels/weights.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { rowsPerChunk } from '../model/lm-head.ts';
+import type { LoadedModel } from '../model/model.ts';
+import { LINEAR_MODULES, linearName, linearShape, type LinearModule } from '../model/params.ts';
+import type { Trainable } from './trainable.ts';
+
+export interface MicroBatch {
+  /** ids: [B, T] (padded with 0) */
+  ids: Uint32Array;
+  /** targets: [B, T]: the label of the next position, or -100 */
+  targets: Int32Array;
+  B: number;
+  T: number;
+}
+
+export interface StepSettings {
+  /** Multiplies dLoss/dlogits: 1 / (target tokens of the whole accumulated batch) for a mean. */
+  lossScale: number;
+  /** LoRA dropout probability (0 = off). */
+  dropout: number;
+  /** Distinct per micro-step so every step draws new dropout masks. */
+  dropoutSeed: number;
+  checkpointing: boolean;
+}
+
+type Buf = GPUBuffer;
+
+/** The activations of one layer, as its backward pass needs them. */
+interface LayerActs {
+  xn1: Buf; // [R, H] input of q/k/v
+  q: Buf; // [R, nH*D] before q_norm (qk-norm models)
+  k: Buf; // [R, nKV*D] before k_norm
+  qr: Buf; // [R, nH*D] after norm and RoPE: attention's query
+  kr: Buf; // [R, nKV*D] attention's key
+  v: Buf; // [R, nKV*D]
+  o: Buf; // [R, nH*D] attention output, input of o_proj
+  lse: Buf; // [R, nH]
+  x1: Buf; // [R, H] residual after attention
+  xn2: Buf; // [R, H]
+  g: Buf; // [R, I]
+  u: Buf; // [R, I]
+  a: Buf; // [R, I] input of down_proj
+  /** Per adapted module: the adapter's hidden U = dropout(x) A^T [R, r4], and dropout(x) when dropout is on. */
+  lora: Map<LinearModule, { u: Buf; xd: Buf | null }>;
+}
+
+const DIMS = (cfg: ModelConfig) => ({
+  H: cfg.hiddenSize,
+  I: cfg.intermediateSize,
+  nH: cfg.numHeads,
+  nKV: cfg.numKvHeads,
+  D: cfg.headDim,
+});
+
+class Step {
+  readonly cfg: ModelConfig;
+  readonly gpu: Gpu;
+  private owned: Buf[] = [];
+
+  constructor(
+    readonly model: LoadedModel,
+    readonly train: Trainable,
+    readonly s: StepSettings,
+    readonly R: number,
+    readonly B: number,
+    readonly T: number,
+  ) {
+    this.cfg = model.cfg;
+    this.gpu = model.gpu;
+  }
+
+  buf(floats: number, label: string): Buf {
+    const b = this.gpu.pool.acquire(floats * 4, STORAGE, label);
+    this.owned.push(b);
+    return b;
+  }
+
+  releaseAll(): void {
+    for (const b of this.owned) this.gpu.pool.release(b);
+    this.owned = [];
+  }
+
+  vec(name: string): Buf {
+    return this.model.weights.vectors.get(name)!;
+  }
+
+  allocActs(): LayerActs {
+    const { H, I, nH, nKV, D } = DIMS(this.cfg);
+    const R = this.R;
+    const lora = new Map<LinearModule, { u: Buf; xd: Buf | null }>();
+    for (const m of LINEAR_MODULES) {
+      const ad = this.train.lora?.modules.get(linearName(0, m)) ?? [...(this.train.lora?.modules.entries() ?? [])].find(([n]) => n.endsWith(`.${m}`))?.[1];
+      if (!ad) continue;
+      const [, inp] = linearShape(this.cfg, m);
+      lora.set(m, { u: this.buf(R * ad.a.rows, `lora_u.${m}`), xd: this.s.dropout > 0 ? this.buf(R * inp, `lora_xd.${m}`) : null });
+    }
+    return {
+      xn1: this.buf(R * H, 'xn1'), q: this.buf(R * nH * D, 'q'), k: this.buf(R * nKV * D, 'k'),
+      qr: this.buf(R * nH * D, 'qr'), kr: this.buf(R * nKV * D, 'kr'), v: this.buf(R * nKV * D, 'v'),
+      o: this.buf(R * nH * D, 'o'), lse: this.buf(R * nH, 'lse'), x1: this.buf(R * H, 'x1'),
+      xn2: this.buf(R * H, 'xn2'), g: this.buf(R * I, 'g'), u: this.buf(R * I, 'u'), a: this.buf(R * I, 'a'), lora,
+    };
+  }
+
+  private seedOf(layer: number, module: LinearModule): number {
+    return (Math.imul(this.s.dropoutSeed, 0x9e3779b1) ^ Math.imul(layer * 8 + LINEAR_MODULES.indexOf(module) + 1, 0x85ebca6b)) >>> 0;
+  }
+
+  /** y (+)= x W^T + b + s * dropout(x) A^T B^T, saving what the backward pass needs. */
+  linear(rec: Recorder, l: number, m: LinearModule, x: Buf, y: Buf, acts: LayerActs, accumulate = false): void {
+    const name = linearName(l, m);
+    const lw = this.model.weights.linears.get(name)!;
+    matmulForward(rec, { x, w: lw.w, y, M: this.R, bias: lw.bias, accumulate });
+    const ad = this.train.lora?.modules.get(name);
+    if (!ad) return;
+    const saved = acts.lora.get(m)!;
+    let xin = x;
+    if (saved.xd) {
+      dropoutForward(rec, { x, out: saved.xd, N: this.R * lw.w.cols, p: this.s.dropout, seed: this.seedOf(l, m) });
+      xin = saved.xd;
+    }
+    matmulForward(rec, { x: xin, w: ad.a, y: saved.u, M: this.R });
+    matmulForward(rec, { x: saved.u, w: ad.b, y, M: this.R, alpha: ad.scaling, accumulate: true });
+  }
+
+  /** dx (+)= dy W (+ the adapter's path); accumulates the trainable tensors' gradients. */
+  linearBackward(rec: Recorder, l: number, m: LinearModule, x: Buf, dy: Buf, dx: Buf, acts: LayerActs, accumulate: boolean): void {
+    const name = linearName(l, m);
+    const lw = this.model.weights.linears.get(name)!;
+    const [out, inp] = [lw.w.rows, lw.w.cols];
+    const R = this.R;
+    matmulInputGrad(rec, { dy, w: lw.w, dx, M: R, accumulate });
+    if (this.train.mode === 'full') {
+      matmulWeightGrad(rec, { dy, x, dw: this.train.gradOf.get(`${name}.weight`)!, M: R, N: out, K: inp, accumulate: true });
+      if (lw.bias) biasGrad(rec, { dy, db: this.train.gradOf.get(`${name}.bias`)!, M: R, N: out, accumulate: true });
+    }
+    const ad = this.train.lora?.modules.get(name);
+    if (!ad) return;
+    const grads = this.train.loraGrads.get(name)!;
+    const saved = acts.lora.get(m)!;
+    const r4 = ad.a.rows;
+    matmulWeightGrad(rec, { dy, x: saved.u, dw: grads.b, M: R, N: out, K: r4, alpha: ad.scaling, accumulate: true });
+    const du = rec.temp(R * r4 * 4, STORAGE, 'lora_du'); // [R, r4]
+    matmulInputGrad(rec, { dy, w: ad.b, dx: du, M: R, alpha: ad.scaling });
+    matmulWeightGrad(rec, { dy: du, x: saved.xd ?? x, dw: grads.a, M: R, N: r4, K: inp, accumulate: true });
+    if (!saved.xd) {
+      matmulInputGrad(rec, { dy: du, w: ad.a, dx, M: R, accumulate: true });
+    } else {
+      const dxd = rec.temp(R * inp * 4, STORAGE, 'lora_dxd'); // [R, in]
+      matmulInputGrad(rec, { dy: du, w: ad.a, dx: dxd, M: R });
+      dropoutForward(rec, { x: dxd, out: dx, N: R * inp, p: this.s.dropout, seed: this.seedOf(l, m), accumulate: true });
+    }
+  }
+
+  layerForward(rec: Recorder, l: number, x: Buf, xOut: Buf, a: LayerActs): void {
+    const cfg = this.cfg;
+    const { H, nH, nKV, D } = DIMS(cfg);
+    const { R, B, T } = this;
+    const eps = cfg.rmsNormEps;
+    const p = `model.layers.${l}`;
+    rmsnormForward(rec, { x, w: this.vec(`${p}.input_layernorm.weight`), y: a.xn1, R, C: H, eps });
+    this.linear(rec, l, 'q_proj', a.xn1, cfg.qkNorm ? a.q : a.qr, a);
+    this.linear(rec, l, 'k_proj', a.xn1, cfg.qkNorm ? a.k : a.kr, a);
+    this.linear(rec, l, 'v_proj', a.xn1, a.v, a);
+    if (cfg.qkNorm) {
+      rmsnormForward(rec, { x: a.q, w: this.vec(`${p}.self_attn.q_norm.weight`), y: a.qr, R: R * nH, C: D, eps });
+      rmsnormForward(rec, { x: a.k, w: this.vec(`${p}.self_attn.k_norm.weight`), y: a.kr, R: R * nKV, C: D, eps });
+    }
+    const rope = { table: this.model.ropeTable, R, T, p0: 0, D };
+    ropeForward(rec, { ...rope, x: a.qr, nh: nH });
+    ropeForward(rec, { ...rope, x: a.kr, nh: nKV });
+    attentionForward(rec, { q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0 });
+    rec.copy(x, 0, a.x1, 0, R * H * 4);
+    this.linear(rec, l, 'o_proj', a.o, a.x1, a, true);
+    rmsnormForward(rec, { x: a.x1, w: this.vec(`${p}.post_attention_layernorm.weight`), y: a.xn2, R, C: H, eps });
+    this.linear(rec, l, 'gate_proj', a.xn2, a.g, a);
+    this.linear(rec, l, 'up_proj', a.xn2, a.u, a);
+    swigluForward(rec, { gate: a.g, up: a.u, out: a.a, N: R * DIMS(cfg).I });
+    rec.copy(a.x1, 0, xOut, 0, R * H * 4);
+    this.linear(rec, l, 'down_proj', a.a, xOut, a, true);
+  }
+
+  /** dx = d(layer input) from dOut = d(layer output). */
+  layerBackward(rec: Recorder, l: number, x: Buf, dOut: Buf, dx: Buf, a: LayerActs): void {
+    const cfg = this.cfg;
+    const { H, I, nH, nKV, D } = DIMS(cfg);
+    const { R, B, T } = this;
+    const eps = cfg.rmsNormEps;
+    const p = `model.layers.${l}`;
+    const full = this.train.mode === 'full';
+    const t = (n: number, label: string) => rec.temp(n * 4, STORAGE, label);
+    // MLP: x2 = x1 + down(swiglu(gate(xn2), up(xn2)))
+    const dx1 = t(R * H, 'dx1');
+    rec.copy(dOut, 0, dx1, 0, R * H * 4);
+    const da = t(R * I, 'da');
+    this.linearBackward(rec, l, 'down_proj', a.a, dOut, da, a, false);
+    const dg = t(R * I, 'dg');
+    const du = t(R * I, 'du');
+    swigluBackward(rec, { gate: a.g, up: a.u, dout: da, dgate: dg, dup: du, N: R * I });
+    const dxn2 = t(R * H, 'dxn2');
+    this.linearBackward(rec, l, 'gate_proj', a.xn2, dg, dxn2, a, false);
+    this.linearBackward(rec, l, 'up_proj', a.xn2, du, dxn2, a, true);
+    const postW = `${p}.post_attention_layernorm.weight`;
+    rmsnormBackward(rec, { x: a.x1, w: this.vec(postW), dy: dxn2, dx: dx1, R, C: H, eps, accumulate: true });
+    if (full) rmsnormWeightGrad(rec, { x: a.x1, dy: dxn2, dw: this.train.gradOf.get(postW)!, R, C: H, eps, accumulate: true });
+    // Attention: x1 = x + o_proj(attn(rope(norm(q(xn1))), rope(norm(k(xn1))), v(xn1)))
+    const dO = t(R * nH * D, 'do');
+    this.linearBackward(rec, l, 'o_proj', a.o, dx1, dO, a, false);
+    const dq = t(R * nH * D, 'dq');
+    const dk = t(R * nKV * D, 'dk');
+    const dv = t(R * nKV * D, 'dv');
+    attentionBackward(rec, {
+      q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, dO, dQ: dq, dK: dk, dV: dv,
+      B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0,
+    });
+    const rope = { table: this.model.ropeTable, R, T, p0: 0, D };
+    ropeBackward(rec, { ...rope, x: dq, nh: nH });
+    ropeBackward(rec, { ...rope, x: dk, nh: nKV });
+    let dqIn = dq;
+    let dkIn = dk;
+    if (cfg.qkNorm) {
+      dqIn = t(R * nH * D, 'dq_pre');
+      dkIn = t(R * nKV * D, 'dk_pre');
+      const qn = `${p}.self_attn.q_norm.weight`;
+      const kn = `${p}.self_attn.k_norm.weight`;
+      rmsnormBackward(rec, { x: a.q, w: this.vec(qn), dy: dq, dx: dqIn, R: R * nH, C: D, eps });
+      rmsnormBackward(rec, { x: a.k, w: this.vec(kn), dy: dk, dx: dkIn, R: R * nKV, C: D, eps });
+      if (full) {
+        rmsnormWeightGrad(rec, { x: a.q, dy: dq, dw: this.train.gradOf.get(qn)!, R: R * nH, C: D, eps, accumulate: true });
+        rmsnormWeightGrad(rec, { x: a.k, dy: dk, dw: this.train.gradOf.get(kn)!, R: R * nKV, C: D, eps, accumulate: true });
+      }
+    }
+    const dxn1 = t(R * H, 'dxn1');
+    this.linearBackward(rec, l, 'q_proj', a.xn1, dqIn, dxn1, a, false);
+    this.linearBackward(rec, l, 'k_proj', a.xn1, dkIn, dxn1, a, true);
+    this.linearBackward(rec, l, 'v_proj', a.xn1, dv, dxn1, a, true);
+    rec.copy(dx1, 0, dx, 0, R * H * 4);
+    const inW = `${p}.input_layernorm.weight`;
+    rmsnormBackward(rec, { x, w: this.vec(inW), dy: dxn1, dx, R, C: H, eps, accumulate: true });
+    if (full) rmsnormWeightGrad(rec, { x, dy: dxn1, dw: this.train.gradOf.get(inW)!, R, C: H, eps, accumulate: true });
+  }
+
+  /**
+   * Loss state per row (for the loss readback) and dHidden = d loss / d final hidden, two passes
+   * over the vocabulary: first the running log-sum-exp, then softmax - onehot, chunk by chunk.
+   */
+  lossBackward(hidden: Buf, targets: Buf, state: Buf, dHidden: Buf): void {
+    const gpu = this.gpu;
+    const head = this.model.weights.lmHead;
+    const { R } = this;
+    const H = head.cols;
+    const Rc = rowsPerChunk(gpu, head, R);
+    const widest = Math.max(...head.chunks.map((c) => c.rows));
+    const logits = this.buf(Rc * widest, 'logits'); // [Rc, Vc]
+    const headGrad = this.train.gradOf.get(this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+    for (let r0 = 0; r0 < R; r0 += Rc) {
+      const rows = Math.min(Rc, R - r0);
+      const x: Binding = { buffer: hidden, offset: r0 * H * 4, size: rows * H * 4 };
+      const tg: Binding = { buffer: targets, offset: r0 * 4, size: rows * 4 };
+      const st: Binding = { buffer: state, offset: r0 * 16, size: rows * 16 };
+      const dx: Binding = { buffer: dHidden, offset: r0 * H * 4, size: rows * H * 4 };
+      const parts = head.chunks.map((c): [GpuMatrix, number] => [{ dtype: head.dtype, rows: c.rows, cols: H, chunks: [{ ...c, row0: 0 }] }, c.row0]);
+      for (const pass of ['lse', 'grad'] as const) {
+        parts.forEach(([w, v0], i) => {
+          const rec = new Recorder(gpu);
+          matmulForward(rec, { x, w, y: logits, M: rows });
+          if (pass === 'lse') {
+            crossEntropyChunkForward(rec, { logits, targets: tg, state: st, R: rows, Vc: w.rows, v0, first: i === 0 });
+          } else {
+            crossEntropyBackward(rec, { logits, targets: tg, state: st, R: rows, Vc: w.rows, v0, scale: this.s.lossScale });
+            matmulInputGrad(rec, { dy: logits, w, dx, M: rows, accumulate: i > 0 });
+            if (headGrad) {
+              if (head.chunks.length > 1 || Rc < R) throw new Error('full fine-tuning needs the LM head and the rows in one chunk');
+              matmulWeightGrad(rec, { dy: logits, x: hidden, dw: headGrad, M: rows, N: w.rows, K: H, accumulate: true });
+            }
+          }
+          rec.submit();
+        });
+      }
+    }
+  }
+}
+
+export interface MicroStepResult {
+  /** state: [R, 4] per-row loss state (see kernels/cross-entropy), read back later without stalling. */
+  state: GPUBuffer;
+  targets: Int32Array;
+}
+
+/**
+ * Runs forward and backward for one micro-batch, adding its gradients into `train`'s gradient
+ * buffers (which the caller zeroes at the start of each optimizer step).
+ */
+export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatch, s: StepSettings): MicroStepResult {
+  const gpu = model.gpu;
+  const { B, T } = batch;
+  const R = B * T;
+  const cfg = model.cfg;
+  const H = cfg.hiddenSize;
+  const L = cfg.numLayers;
+  const step = new Step(model, train, s, R, B, T);
+  const ids = uploadBuffer(gpu, batch.ids, 'ids');
+  const targets = uploadBuffer(gpu, batch.targets, 'targets');
+  const xs: Buf[] = Array.from({ length: L + 1 }, (_, l) => step.buf(R * H, `x${l}`)); // layer inputs, [R, H] each
+  const shared = s.checkpointing ? step.allocActs() : null;
+  const acts: LayerActs[] = Array.from({ length: L }, () => shared ?? step.allocActs());
+
+  let rec = new Recorder(gpu);
+  embeddingForward(rec, { ids, w: model.weights.embed, out: xs[0]!, T: R });
+  for (let l = 0; l < L; l++) {
+    step.layerForward(rec, l, xs[l]!, xs[l + 1]!, acts[l]!);
+    rec.submit();
+    rec = new Recorder(gpu);
+  }
+  const hidden = step.buf(R * H, 'hidden');
+  const normW = 'model.norm.weight';
+  rmsnormForward(rec, { x: xs[L]!, w: step.vec(normW), y: hidden, R, C: H, eps: cfg.rmsNormEps });
+  rec.submit();
+
+  const state = gpu.pool.acquire(R * 16, STORAGE, 'loss_state'); // [R, 4], owned by the caller
+  const dHidden = step.buf(R * H, 'd_hidden');
+  step.lossBackward(hidden, targets, state, dHidden);
+
+  rec = new Recorder(gpu);
+  let dCur = step.buf(R * H, 'dx_a');
+  let dNext = step.buf(R * H, 'dx_b');
+  rmsnormBackward(rec, { x: xs[L]!, w: step.vec(normW), dy: dHidden, dx: dCur, R, C: H, eps: cfg.rmsNormEps });
+  if (train.mode === 'full') rmsnormWeightGrad(rec, { x: xs[L]!, dy: dHidden, dw: train.gradOf.get(normW)!, R, C: H, eps: cfg.rmsNormEps, accumulate: true });
+  rec.submit();
+  // Below the earliest adapter nothing is trainable: LoRA stops there; full fine-tuning goes on to the embeddings.
+  const lowest = train.mode === 'full' ? 0 : Math.min(...[...train.lora!.modules.keys()].map((n) => Number(n.split('.')[2])));
+  for (let l = L - 1; l >= lowest; l--) {
+    rec = new Recorder(gpu);
+    if (s.checkpointing) step.layerForward(rec, l, xs[l]!, xs[l + 1]!, acts[l]!);
+    step.layerBackward(rec, l, xs[l]!, dCur, dNext, acts[l]!);
+    rec.submit();
+    [dCur, dNext] = [dNext, dCur];
+  }
+  if (train.mode === 'full') {
+    const plan = embeddingGradPlan(batch.ids);
+    rec = new Recorder(gpu);
+    const order = uploadBuffer(gpu, plan.order, 'emb_order');
+    const starts = uploadBuffer(gpu, plan.starts, 'emb_starts');
+    const uniq = uploadBuffer(gpu, plan.uniqueIds, 'emb_ids');
+    embeddingBackward(rec, { dx: dCur, order, starts, uniqueIds: uniq, U: plan.uniqueIds.length, H, dE: train.gradOf.get('model.embed_tokens.weight')!, accumulate: true });
+    rec.submit();
+    for (const b of [order, starts, uniq]) gpu.pool.release(b);
+  }
+  for (const b of [ids, targets]) gpu.pool.release(b);
+  step.releaseAll();
+  return { state, targets: batch.targets };
+}
+
+/** Targets of a padded batch: position t predicts labels[t + 1]; the rest is -100. */
+export function batchTargets(rows: { ids: number[]; labels: number[] }[], T: number): MicroBatch {
+  const B = rows.length;
+  const ids = new Uint32Array(B * T);
+  const targets = new Int32Array(B * T).fill(IGNORE_INDEX);
+  rows.forEach((r, b) => {
+    ids.set(r.ids.slice(0, T), b * T);
+    for (let t = 0; t + 1 < Math.min(r.ids.length, T); t++) targets[b * T + t] = r.labels[t + 1]!;
+  });
+  return { ids, targets, B, T };
+}

@@ -1,0 +1,81 @@
+// LoRA gradients of the WGSL engine against the float64 reference backward (itself checked by
+// finite differences), for every architecture, with adapters on all seven projections.
+
+import { describe, expect, it } from 'vitest';
+import { loadReferenceWeights } from '../../src/model/reference.ts';
+import { referenceLoraGrads } from '../../src/model/reference-grad.ts';
+import type { TestModelOptions } from '../../src/model/test-model.ts';
+import { datasetGradients, readLoraGrads } from '../../src/train/gradients.ts';
+import { loraTrainable } from '../../src/train/trainable.ts';
+import { testGpu } from '../helpers/gpu.ts';
+import { randomLora } from '../helpers/lora.ts';
+import { loadTestModel } from '../helpers/model.ts';
+
+const ARCHS: TestModelOptions[] = [
+  { architecture: 'llama', seed: 31 },
+  { architecture: 'llama', seed: 32, ropeScaling: 'llama3', attentionBias: true, mlpBias: true, headDim: 12 },
+  { architecture: 'mistral', seed: 33, slidingWindow: 3 },
+  { architecture: 'qwen2', seed: 34, tied: true },
+  { architecture: 'qwen3', seed: 35, headDim: 16, numKvHeads: 1 },
+];
+
+const ROWS = [
+  { inputIds: [5, 17, 200, 33, 9, 120, 64, 3, 77, 12, 301] },
+  { inputIds: [40, 41, 42, 43, 44, 45, 46], labels: [-100, -100, -100, 43, 44, 45, 46] },
+  { inputIds: [1, 300, 2, 250, 251] },
+];
+
+function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]!));
+  return m;
+}
+
+/** Largest |got - want| relative to the tensor's largest |want|. */
+function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let e = 0;
+  for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i]! - want[i]!));
+  return e / Math.max(maxAbs(want), 1e-12);
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! ** 2;
+    bb += b[i]! ** 2;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+describe.each([
+  ['f32', 'F32', 'f32'],
+  ['bf16', 'BF16', 'auto'],
+] as const)('LoRA gradients, %s weights, against the float64 reference', (name, dtype, precision) => {
+  it.each(ARCHS)('$architecture (seed $seed): every lora_A and lora_B', async (o) => {
+    const gpu = await testGpu();
+    const { files, model } = await loadTestModel(gpu, { ...o, dtype }, precision);
+    const { weights, ref } = randomLora(model.cfg, 3, 1.5, 100 + (o.seed ?? 0));
+    const trainable = loraTrainable(gpu, weights);
+    const got = await datasetGradients(model, trainable, ROWS, { seqLen: 64, batchSize: 2 });
+    const grads = await readLoraGrads(model, trainable, weights);
+    const want = referenceLoraGrads(model.cfg, loadReferenceWeights(files), ROWS, ref);
+    expect(got.tokens).toBe(want.tokens);
+    expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(name === 'f32' ? 1e-5 : 2e-3);
+    const report: string[] = [];
+    for (const [module, g] of grads) {
+      for (const [which, gg, ww] of [['A', g.a, want.gradA.get(module)!], ['B', g.b, want.gradB.get(module)!]] as const) {
+        expect(maxAbs(ww), `${module}.${which} reference gradient is not zero`).toBeGreaterThan(0);
+        if (name === 'f32') {
+          const e = relError(gg, ww);
+          if (e > 1e-3) report.push(`${module}.lora_${which}: relative error ${e.toExponential(2)}`);
+        } else {
+          const c = cosine(gg, ww);
+          if (c < 0.999) report.push(`${module}.lora_${which}: cosine ${c.toFixed(5)}`);
+        }
+      }
+    }
+    expect(grads.size).toBe(model.cfg.numLayers * 7);
+    expect(report, report.join('\n')).toEqual([]);
+  });
+});
