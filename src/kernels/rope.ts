@@ -6,7 +6,6 @@
 import type { Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
 import ropeWgsl from '../../shaders/rope.wgsl?raw';
-import ropeBackwardWgsl from '../../shaders/rope_backward.wgsl?raw';
 
 export interface RopeArgs<Buf> {
   x: Buf;
@@ -34,13 +33,13 @@ export function ropeTable(invFreq: ArrayLike<number>, positions: number): Float3
   return t;
 }
 
-export function ropeForward(rec: Recorder, a: RopeArgs<GPUBuffer>): void {
-  const pipeline = rec.gpu.pipelines.get({ name: 'rope', parts: [ropeWgsl] });
+function rope(rec: Recorder, a: RopeArgs<GPUBuffer>, sinSign: 1 | -1): void {
+  const pipeline = rec.gpu.pipelines.get({ name: 'rope', parts: [ropeWgsl], overrides: { SIN_SIGN: sinSign } });
   const p = params([['u', a.R], ['u', a.T], ['u', a.p0], ['u', a.nh], ['u', a.D], ['u', 0], ['u', 0], ['u', 0]]);
   rec.dispatch(pipeline, p, [a.x, a.table], grid1d(rec.gpu, (a.R * a.nh * a.D) / 2, 64));
 }
 
-export function ropeForwardCpu(a: RopeArgs<Float64Array>): void {
+function ropeCpu(a: RopeArgs<Float64Array>, sinSign: 1 | -1): void {
   const half = a.D / 2;
   for (let r = 0; r < a.R; r++) {
     const pos = a.p0 + (r % a.T);
@@ -48,7 +47,7 @@ export function ropeForwardCpu(a: RopeArgs<Float64Array>): void {
       const base = (r * a.nh + h) * a.D;
       for (let i = 0; i < half; i++) {
         const c = a.table[pos * a.D + i]!;
-        const s = a.table[pos * a.D + half + i]!;
+        const s = sinSign * a.table[pos * a.D + half + i]!;
         const x1 = a.x[base + i]!;
         const x2 = a.x[base + half + i]!;
         a.x[base + i] = x1 * c - x2 * s;
@@ -58,30 +57,22 @@ export function ropeForwardCpu(a: RopeArgs<Float64Array>): void {
   }
 }
 
+export function ropeForward(rec: Recorder, a: RopeArgs<GPUBuffer>): void {
+  rope(rec, a, 1);
+}
+
+export function ropeForwardCpu(a: RopeArgs<Float64Array>): void {
+  ropeCpu(a, 1);
+}
+
 /**
  * In place: `x` holds dL/d(rotated) on entry and dL/d(input) on exit. The rotation is orthogonal,
  * so its gradient is the rotation by the negative angle: ropeBackward(ropeForward(x)) == x.
  */
 export function ropeBackward(rec: Recorder, a: RopeArgs<GPUBuffer>): void {
-  const pipeline = rec.gpu.pipelines.get({ name: 'rope_backward', parts: [ropeBackwardWgsl] });
-  const p = params([['u', a.R], ['u', a.T], ['u', a.p0], ['u', a.nh], ['u', a.D], ['u', 0], ['u', 0], ['u', 0]]);
-  rec.dispatch(pipeline, p, [a.x, a.table], grid1d(rec.gpu, (a.R * a.nh * a.D) / 2, 64));
+  rope(rec, a, -1);
 }
 
 export function ropeBackwardCpu(a: RopeArgs<Float64Array>): void {
-  const half = a.D / 2;
-  for (let r = 0; r < a.R; r++) {
-    const pos = a.p0 + (r % a.T);
-    for (let h = 0; h < a.nh; h++) {
-      const base = (r * a.nh + h) * a.D;
-      for (let i = 0; i < half; i++) {
-        const c = a.table[pos * a.D + i]!;
-        const s = a.table[pos * a.D + half + i]!;
-        const y1 = a.x[base + i]!;
-        const y2 = a.x[base + half + i]!;
-        a.x[base + i] = y1 * c + y2 * s;
-        a.x[base + half + i] = y2 * c - y1 * s;
-      }
-    }
-  }
+  ropeCpu(a, -1);
 }

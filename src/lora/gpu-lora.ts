@@ -4,6 +4,7 @@
 // a: [r4, in] f32   b: [out, r4] f32
 
 import type { Gpu } from '../gpu/device.ts';
+import { readF32 } from '../gpu/recorder.ts';
 import { destroyMatrix, type GpuMatrix, uploadMatrix } from '../kernels/weights.ts';
 import type { LoraWeights } from './adapter.ts';
 
@@ -44,4 +45,19 @@ export function destroyLora(gpu: Gpu, lora: GpuLora): void {
     destroyMatrix(gpu, m.b);
   }
   lora.modules.clear();
+}
+
+/** Reads a padded pair back as a: [r, in] and b: [out, r] (values or gradients alike). */
+export async function readUnpadded(
+  gpu: Gpu,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  s: { rank: number; inFeatures: number; outFeatures: number },
+): Promise<{ a: Float32Array; b: Float32Array }> {
+  const r4 = padRank(s.rank);
+  const aOut = (await readF32(gpu, a, 0, r4 * s.inFeatures)).slice(0, s.rank * s.inFeatures);
+  const bPadded = await readF32(gpu, b, 0, s.outFeatures * r4);
+  const bOut = new Float32Array(s.outFeatures * s.rank);
+  for (let o = 0; o < s.outFeatures; o++) bOut.set(bPadded.subarray(o * r4, o * r4 + s.rank), o * s.rank);
+  return { a: aOut, b: bOut };
 }

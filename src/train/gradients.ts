@@ -2,7 +2,8 @@
 // respect to every trainable tensor: what `tabtune grads` writes and the tests check.
 // Dimension key: r = rank, r4 = rank padded to 4, in/out = a layer's features.
 
-import { readBuffer, readF32 } from '../gpu/recorder.ts';
+import { readBuffer } from '../gpu/recorder.ts';
+import { readUnpadded } from '../lora/gpu-lora.ts';
 import { IGNORE_INDEX, lossesFromState } from '../kernels/cross-entropy.ts';
 import type { LoraWeights } from '../lora/adapter.ts';
 import { checkRow, type TokenRow } from '../model/evaluate.ts';
@@ -38,14 +39,6 @@ export async function datasetGradients(
 /** dA: [r, in] and dB: [out, r] per module, without the rank padding. */
 export async function readLoraGrads(model: LoadedModel, train: Trainable, shapes: LoraWeights): Promise<Map<string, { a: Float32Array; b: Float32Array }>> {
   const out = new Map<string, { a: Float32Array; b: Float32Array }>();
-  for (const [name, g] of train.loraGrads) {
-    const s = shapes.modules.get(name)!;
-    const r4 = train.lora!.modules.get(name)!.a.rows;
-    const a = (await readF32(model.gpu, g.a, 0, r4 * s.inFeatures)).slice(0, s.rank * s.inFeatures);
-    const bp = await readF32(model.gpu, g.b, 0, s.outFeatures * r4);
-    const b = new Float32Array(s.outFeatures * s.rank);
-    for (let o = 0; o < s.outFeatures; o++) b.set(bp.subarray(o * r4, o * r4 + s.rank), o * s.rank);
-    out.set(name, { a, b });
-  }
+  for (const [name, g] of train.loraGrads) out.set(name, await readUnpadded(model.gpu, g.a, g.b, shapes.modules.get(name)!));
   return out;
 }

@@ -107,11 +107,12 @@ class Step {
   allocActs(): LayerActs {
     const { H, I, nH, nKV, D } = DIMS(this.cfg);
     const R = this.R;
+    // Every adapted module of a kind shares one slot per layer (one rank for the whole adapter).
     const lora = new Map<LinearModule, { u: Buf; xd: Buf | null }>();
-    for (const m of LINEAR_MODULES) {
-      const ad = this.train.lora?.modules.get(linearName(0, m)) ?? [...(this.train.lora?.modules.entries() ?? [])].find(([n]) => n.endsWith(`.${m}`))?.[1];
-      if (!ad) continue;
-      const [, inp] = linearShape(this.cfg, m);
+    for (const [name, ad] of this.train.lora?.modules ?? []) {
+      const m = name.slice(name.lastIndexOf('.') + 1) as LinearModule;
+      if (lora.has(m)) continue;
+      const inp = linearShape(this.cfg, m)[1];
       lora.set(m, { u: this.buf(R * ad.a.rows, `lora_u.${m}`), xd: this.s.dropout > 0 ? this.buf(R * inp, `lora_xd.${m}`) : null });
     }
     return {

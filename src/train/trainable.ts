@@ -4,10 +4,10 @@
 // Dimension key: r4 = rank padded to a multiple of 4, in/out = a layer's features.
 
 import type { Gpu } from '../gpu/device.ts';
-import { readF32, STORAGE } from '../gpu/recorder.ts';
+import { STORAGE } from '../gpu/recorder.ts';
 import type { GpuMatrix } from '../kernels/weights.ts';
 import type { LoraWeights } from '../lora/adapter.ts';
-import { type GpuLora, uploadLora } from '../lora/gpu-lora.ts';
+import { type GpuLora, readUnpadded, uploadLora } from '../lora/gpu-lora.ts';
 import type { ModelWeights } from '../model/weights.ts';
 
 export interface TrainableTensor {
@@ -97,12 +97,7 @@ export async function readLoraWeights(gpu: Gpu, t: Trainable, shapes: LoraWeight
   const modules: LoraWeights['modules'] = new Map();
   for (const [name, m] of t.lora!.modules) {
     const s = shapes.modules.get(name)!;
-    const r4 = m.a.rows;
-    const a = (await readF32(gpu, single(m.a, name), 0, r4 * s.inFeatures)).slice(0, s.rank * s.inFeatures);
-    const bPadded = await readF32(gpu, single(m.b, name), 0, s.outFeatures * r4);
-    const b = new Float32Array(s.outFeatures * s.rank);
-    for (let o = 0; o < s.outFeatures; o++) b.set(bPadded.subarray(o * r4, o * r4 + s.rank), o * s.rank);
-    modules.set(name, { ...s, a, b });
+    modules.set(name, { ...s, ...(await readUnpadded(gpu, single(m.a, name), single(m.b, name), s)) });
   }
   return { modules };
 }

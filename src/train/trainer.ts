@@ -89,6 +89,8 @@ export interface TrainResult {
   bestStep: number | null;
   stoppedEarly: boolean;
   peakBytes: number;
+  /** Wall time of the whole run, validation included. */
+  elapsedMs: number;
 }
 
 export class TrainingDivergedError extends Error {
@@ -245,5 +247,6 @@ export async function train(
     bestStep: b?.step ?? null,
     stoppedEarly,
     peakBytes: gpu.pool.stats().peakBytes,
+    elapsedMs: performance.now() - start,
   };
 }

@@ -128,8 +128,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
           onBest: () => save(join(out, 'checkpoint-best')),
         });
         await save(out);
-        if (val) log(v.json ? { val_loss: result.bestValLoss === null ? null : result.bestValLoss, final_val_step: result.steps, best_step: result.bestStep, stopped_early: result.stoppedEarly, peak_bytes: result.peakBytes } : `best validation loss ${result.bestValLoss?.toFixed(4)} at step ${result.bestStep}`);
-        if (!v.json) console.log(`wrote ${lc ? 'a PEFT adapter' : 'a model folder'} to ${out} (final loss ${result.finalLoss.toFixed(4)}, peak GPU memory ${formatBytes(result.peakBytes)})`);
+        const summary = {
+          trainable_params: count,
+          steps: result.steps,
+          final_loss: result.finalLoss,
+          ...(val ? { val_loss: result.bestValLoss, best_step: result.bestStep, stopped_early: result.stoppedEarly } : {}),
+          peak_bytes: result.peakBytes,
+          step_ms: result.elapsedMs / Math.max(1, result.steps),
+        };
+        log(summary);
+        if (!v.json) {
+          if (val) console.log(`best validation loss ${result.bestValLoss?.toFixed(4)} at step ${result.bestStep}${result.stoppedEarly ? ' (stopped early)' : ''}`);
+          console.log(`wrote ${lc ? 'a PEFT adapter' : 'a model folder'} to ${out}: ${count.toLocaleString('en')} trainable parameters, final loss ${result.finalLoss.toFixed(4)}, ${summary.step_ms.toFixed(0)} ms/step, peak GPU memory ${formatBytes(result.peakBytes)}`);
+        }
         return 0;
       } catch (e) {
         if (e instanceof TrainingDivergedError) await save(out);
