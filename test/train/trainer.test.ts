@@ -7,6 +7,7 @@ import { evaluate } from '../../src/model/evaluate.ts';
 import { DEFAULT_LORA, initLora, trainableParameterCount, parseTargets } from '../../src/lora/config.ts';
 import { DEFAULT_TRAIN, train, TrainingDivergedError, type TrainOptions } from '../../src/train/trainer.ts';
 import { fullTrainable, loraTrainable, readLoraWeights } from '../../src/train/trainable.ts';
+import { datasetGradients, readLoraGrads } from '../../src/train/gradients.ts';
 import { randomArray } from '../helpers/close.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { loadTestModel } from '../helpers/model.ts';
@@ -118,5 +119,40 @@ describe('full fine-tuning as a comparison', () => {
     const result = await train(model, t, MEMORISE, null, opts({ steps: 20, lr: 3e-3 }));
     expect(result.losses[19]!).toBeLessThan(0.7 * result.losses[0]!);
     expect(t.count).toBeGreaterThan(5 * trainableParameterCount(model.cfg, { ...DEFAULT_LORA, rank: 8 }));
+  });
+});
+
+describe('gradient accumulation', () => {
+  it('micro-batches add up to the gradient and loss of one big batch (a mean over all its targets)', async () => {
+    const gpu = await testGpu();
+    const { model } = await loadTestModel(gpu, { architecture: 'llama', seed: 58, dtype: 'F32' }, 'f32');
+    const data = [...rows(2, 12, 40), ...rows(2, 7, 50)];
+    const shapes = initLora(model.cfg, { ...lora, rank: 4 }, 8);
+    for (const m of shapes.modules.values()) m.b.set(Float32Array.from(randomArray(m.b.length, m.inFeatures, 0.2)));
+    const grads = async (batchSize: number) => {
+      const t = loraTrainable(gpu, shapes);
+      const r = await datasetGradients(model, t, data, { seqLen: 64, batchSize });
+      return { loss: r.loss, g: await readLoraGrads(model, t, shapes) };
+    };
+    const whole = await grads(4);
+    const parts = await grads(1);
+    expect(parts.loss).toBeCloseTo(whole.loss, 5);
+    for (const [name, g] of whole.g) {
+      const p = parts.g.get(name)!;
+      const scale = Math.max(...g.a.map(Math.abs), ...g.b.map(Math.abs));
+      for (let i = 0; i < g.a.length; i++) expect(Math.abs(p.a[i]! - g.a[i]!), `${name}.A[${i}]`).toBeLessThan(1e-5 * scale);
+      for (let i = 0; i < g.b.length; i++) expect(Math.abs(p.b[i]! - g.b[i]!), `${name}.B[${i}]`).toBeLessThan(1e-5 * scale);
+    }
+  });
+
+  it('two micro-batches of 2 take the same first step as one batch of 4', async () => {
+    const gpu = await testGpu();
+    const { model } = await loadTestModel(gpu, { architecture: 'llama', seed: 58, dtype: 'F32' }, 'f32');
+    const data = [...rows(2, 12, 40), ...rows(2, 7, 50)];
+    const first = async (batchSize: number, gradAccum: number) => {
+      const t = loraTrainable(gpu, initLora(model.cfg, { ...lora, rank: 4 }, 8));
+      return (await train(model, t, data, null, opts({ steps: 1, batchSize, gradAccum }))).losses[0]!;
+    };
+    expect(await first(2, 2)).toBeCloseTo(await first(4, 1), 5);
   });
 });
