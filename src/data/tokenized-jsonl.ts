@@ -2,17 +2,9 @@
 // -100 = ignored). Errors name the file and line.
 
 import type { TokenRow } from '../model/evaluate.ts';
+import { DatasetError } from './errors.ts';
 
-export class DatasetError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    detail: string,
-  ) {
-    super(`${file} line ${line}: ${detail}`);
-    this.name = 'DatasetError';
-  }
-}
+export { DatasetError };
 
 function intArray(v: unknown): v is number[] {
   return Array.isArray(v) && v.every((x) => Number.isInteger(x));

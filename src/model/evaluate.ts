@@ -16,6 +16,11 @@ export interface TokenRow {
   labels?: number[];
   /** Where the row came from, for error messages (e.g. "data.jsonl line 3"). */
   source?: string;
+  /**
+   * Packed rows: each token's position within its own document (restarting at 0 where a document
+   * starts). Attention stays inside each document. Absent: positions 0, 1, 2, ...
+   */
+  positionIds?: number[];
 }
 
 export interface EvalOptions {
