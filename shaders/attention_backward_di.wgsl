@@ -1,12 +1,13 @@
 // FlashAttention-2 backward, step 1: Di[r, h] = sum_d dO[r, h, d] * O[r, h, d]
 // (equals sum_s P[s] * dP[s], the softmax's share in dS = P * (dP - Di)).
 // Dimension key: R = B*T query rows, nH = query heads, D = head dim (HEAD_DIM, a compile-time const).
-// o, dO: [R, nH, D] f32   Di: [R, nH] f32
+// o, dO: [R, nH, D] f32   lse: [R, nH] f32   stats: [R, nH] vec2 (lse, Di), one binding for the next two steps
 struct Params { n: u32, _a: u32, _b: u32, _c: u32 };
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> o: array<f32>;
 @group(0) @binding(2) var<storage, read> dO: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Di: array<f32>;
+@group(0) @binding(3) var<storage, read> lse: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<vec2<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -15,5 +16,5 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
   let base = idx * HEAD_DIM;
   var s = 0.0;
   for (var d = 0u; d < HEAD_DIM; d++) { s += dO[base + d] * o[base + d]; }
-  Di[idx] = s;
+  stats[idx] = vec2<f32>(lse[idx], s);
 }

@@ -5,7 +5,7 @@
 // Dimension key: B = sequences, T = query rows per sequence, S = key slots per sequence,
 // nH = query heads, nKV = key/value heads, D = head dim (HEAD_DIM, a compile-time const), R = B*T.
 // q, dO: [R, nH, D] f32   k, v, dK, dV: [B, S, nKV, D] f32   lse, Di: [R, nH] f32
-// Query (b, t) at position p0 + t sees slot s when s <= p0 + t and, with a window W, p0 + t < s + W.
+// Query (b, t) in slot p0 + t sees slot s when seg[b, t] <= s <= p0 + t and, with a window W, p0 + t < s + W.
 // Slots no query sees (past p0 + T - 1, or left behind by the window) get dK = dV = 0.
 struct Params { R: u32, T: u32, S: u32, p0: u32, nH: u32, nKV: u32, window: u32, scale: f32 };
 @group(0) @binding(0) var<uniform> P: Params;
@@ -13,8 +13,8 @@ struct Params { R: u32, T: u32, S: u32, p0: u32, nH: u32, nKV: u32, window: u32,
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> dO: array<f32>;
-@group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> Di: array<f32>;
+@group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>; // [R, nH] (lse, Di)
+@group(0) @binding(6) var<storage, read> seg: array<u32>; // [R] start slot of each row's document
 @group(0) @binding(7) var<storage, read_write> dK: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dV: array<f32>;
 
@@ -52,6 +52,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
   }
   for (var t = t0; t < t1; t++) {
     let r = b * P.T + t;
+    // Packed rows: documents are contiguous, so once a query's document starts after s, so do all later ones.
+    if (seg[r] > s) { break; }
     for (var hh = 0u; hh < group; hh++) {
       let qi = r * P.nH + kvh * group + hh;
       let qbase = qi * HEAD_DIM;
@@ -61,8 +63,9 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
         score += (q[qbase + d] * P.scale) * kv[d]; // as the forward forms its scores
         dp += dO[qbase + d] * vv[d];
       }
-      let p = exp(score - lse[qi]);
-      let ds = p * (dp - Di[qi]);
+      let st = stats[qi];
+      let p = exp(score - st.x);
+      let ds = p * (dp - st.y);
       for (var d = 0u; d < HEAD_DIM; d++) {
         dv[d] += p * dO[qbase + d];
         dk[d] += ds * q[qbase + d];

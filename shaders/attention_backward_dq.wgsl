@@ -3,16 +3,17 @@
 //   p = exp(q.k * scale - lse)   dp = dO.v   ds = p * (dp - Di)   dQ = scale * sum_s ds * k[s]
 // Dimension key: B = sequences, T = query rows per sequence, S = key slots per sequence,
 // nH = query heads, nKV = key/value heads, D = head dim (HEAD_DIM, a compile-time const), R = B*T.
-// q, dO, dQ: [R, nH, D] f32   k, v: [B, S, nKV, D] f32   lse, Di: [R, nH] f32
-// Query row (b, t) sits at position p0 + t and sees keys s in [lo, p0 + t], lo from the sliding window.
+// q, dO, dQ: [R, nH, D] f32   k, v: [B, S, nKV, D] f32   stats: [R, nH] vec2 (lse, Di)   seg: [R] u32
+// Query row (b, t) sits in slot p0 + t and sees keys s in [lo, p0 + t], lo = its document's start
+// slot (seg) raised by the sliding window, as in the forward.
 struct Params { R: u32, T: u32, S: u32, p0: u32, nH: u32, nKV: u32, window: u32, scale: f32 };
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> k: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read> dO: array<f32>;
-@group(0) @binding(5) var<storage, read> lse: array<f32>;
-@group(0) @binding(6) var<storage, read> Di: array<f32>;
+@group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>;
+@group(0) @binding(6) var<storage, read> seg: array<u32>;
 @group(0) @binding(7) var<storage, read_write> dQ: array<f32>;
 
 @compute @workgroup_size(64)
@@ -24,8 +25,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
   let b = r / P.T;
   let pos = P.p0 + r % P.T;
   let kvh = h / (P.nH / P.nKV);
-  var lo = 0u;
-  if (P.window > 0u && pos + 1u > P.window) { lo = pos + 1u - P.window; }
+  var lo = seg[r];
+  if (P.window > 0u && pos + 1u > P.window) { lo = max(lo, pos + 1u - P.window); }
 
   var qv: array<f32, HEAD_DIM>;
   var gv: array<f32, HEAD_DIM>;
@@ -36,8 +37,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
     gv[d] = dO[qbase + d];
     acc[d] = 0.0;
   }
-  let l = lse[idx];
-  let di = Di[idx];
+  let l = stats[idx].x;
+  let di = stats[idx].y;
   for (var s = lo; s <= pos; s++) {
     let kbase = ((b * P.S + s) * P.nKV + kvh) * HEAD_DIM;
     var score = 0.0;

@@ -8,6 +8,7 @@
 
 import type { Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
+import { zeroSeg } from './segments.ts';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import attentionBackwardDiWgsl from '../../shaders/attention_backward_di.wgsl?raw';
 import attentionBackwardDqWgsl from '../../shaders/attention_backward_dq.wgsl?raw';
@@ -28,6 +29,8 @@ export interface AttentionArgs<Buf> {
   D: number;
   /** Sliding window in positions; 0 = none. */
   window: number;
+  /** seg: [B*T] u32, the key slot where each row's document starts (packed rows); absent = 0. */
+  seg?: Buf;
 }
 
 export function attentionForward(rec: Recorder, a: AttentionArgs<GPUBuffer>): void {
@@ -37,7 +40,7 @@ export function attentionForward(rec: Recorder, a: AttentionArgs<GPUBuffer>): vo
     ['u', R], ['u', a.T], ['u', a.S], ['u', a.p0],
     ['u', a.nH], ['u', a.nKV], ['u', a.window], ['f', 1 / Math.sqrt(a.D)],
   ]);
-  rec.dispatch(pipeline, p, [a.q, a.k, a.v, a.o, a.lse], grid1d(rec.gpu, R * a.nH, 64));
+  rec.dispatch(pipeline, p, [a.q, a.k, a.v, a.o, a.lse, a.seg ?? zeroSeg(rec, R)], grid1d(rec.gpu, R * a.nH, 64));
 }
 
 export function attentionForwardCpu(a: AttentionArgs<Float64Array>): void {
@@ -46,7 +49,7 @@ export function attentionForwardCpu(a: AttentionArgs<Float64Array>): void {
   for (let r = 0; r < a.B * a.T; r++) {
     const b = Math.floor(r / a.T);
     const pos = a.p0 + (r % a.T);
-    const lo = a.window > 0 ? Math.max(0, pos - a.window + 1) : 0;
+    const lo = Math.max(a.seg?.[r] ?? 0, a.window > 0 ? pos - a.window + 1 : 0);
     for (let h = 0; h < nH; h++) {
       const kvh = Math.floor(h / (nH / nKV));
       const qb = (r * nH + h) * D;
@@ -88,17 +91,18 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs<GPUBuf
   const R = a.B * a.T;
   const consts = { HEAD_DIM: a.D };
   const diPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_di', parts: [attentionBackwardDiWgsl], consts });
-  const Di = rec.temp(R * a.nH * 4, undefined, 'attention Di'); // [R, nH]
-  rec.dispatch(diPipeline, params([['u', R * a.nH]]), [a.o, a.dO, Di], grid1d(rec.gpu, R * a.nH, 64));
+  const stats = rec.temp(R * a.nH * 8, undefined, 'attention lse+Di'); // [R, nH] vec2: one binding, so seg fits in 8
+  rec.dispatch(diPipeline, params([['u', R * a.nH]]), [a.o, a.dO, a.lse, stats], grid1d(rec.gpu, R * a.nH, 64));
+  const seg = a.seg ?? zeroSeg(rec, R);
 
   const p = params([
     ['u', R], ['u', a.T], ['u', a.S], ['u', a.p0],
     ['u', a.nH], ['u', a.nKV], ['u', a.window], ['f', 1 / Math.sqrt(a.D)],
   ]);
   const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionBackwardDqWgsl], consts });
-  rec.dispatch(dqPipeline, p, [a.q, a.k, a.v, a.dO, a.lse, Di, a.dQ], grid1d(rec.gpu, R * a.nH, 64));
+  rec.dispatch(dqPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dQ], grid1d(rec.gpu, R * a.nH, 64));
   const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionBackwardDkvWgsl], consts });
-  rec.dispatch(dkvPipeline, p, [a.q, a.k, a.v, a.dO, a.lse, Di, a.dK, a.dV], grid1d(rec.gpu, a.B * a.S * a.nKV, 64));
+  rec.dispatch(dkvPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dK, a.dV], grid1d(rec.gpu, a.B * a.S * a.nKV, 64));
 }
 
 /**
@@ -114,7 +118,7 @@ export function attentionBackwardCpu(a: AttentionBackwardArgs<Float64Array>): vo
   for (let r = 0; r < a.B * a.T; r++) {
     const b = Math.floor(r / a.T);
     const pos = a.p0 + (r % a.T);
-    const lo = a.window > 0 ? Math.max(0, pos - a.window + 1) : 0;
+    const lo = Math.max(a.seg?.[r] ?? 0, a.window > 0 ? pos - a.window + 1 : 0);
     for (let h = 0; h < nH; h++) {
       const kvh = Math.floor(h / (nH / nKV));
       const qb = (r * nH + h) * D;

@@ -5,17 +5,20 @@
 
 import type { Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
+import { zeroSeg } from './segments.ts';
 import ropeWgsl from '../../shaders/rope.wgsl?raw';
 
 export interface RopeArgs<Buf> {
   x: Buf;
   table: Buf;
   R: number;
-  /** Rows per sequence: row r is at position p0 + r % T. */
+  /** Rows per sequence: row r is at position p0 + r % T - seg[r]. */
   T: number;
   p0: number;
   nh: number;
   D: number;
+  /** seg: [R] u32, where each row's document starts in its sequence (packed rows); absent = 0. */
+  seg?: Buf;
 }
 
 /** cos/sin table for positions [0, positions), computed in float64 and stored f32. invFreq: [D/2]. */
@@ -36,13 +39,13 @@ export function ropeTable(invFreq: ArrayLike<number>, positions: number): Float3
 function rope(rec: Recorder, a: RopeArgs<GPUBuffer>, sinSign: 1 | -1): void {
   const pipeline = rec.gpu.pipelines.get({ name: 'rope', parts: [ropeWgsl], overrides: { SIN_SIGN: sinSign } });
   const p = params([['u', a.R], ['u', a.T], ['u', a.p0], ['u', a.nh], ['u', a.D], ['u', 0], ['u', 0], ['u', 0]]);
-  rec.dispatch(pipeline, p, [a.x, a.table], grid1d(rec.gpu, (a.R * a.nh * a.D) / 2, 64));
+  rec.dispatch(pipeline, p, [a.x, a.table, a.seg ?? zeroSeg(rec, a.R)], grid1d(rec.gpu, (a.R * a.nh * a.D) / 2, 64));
 }
 
 function ropeCpu(a: RopeArgs<Float64Array>, sinSign: 1 | -1): void {
   const half = a.D / 2;
   for (let r = 0; r < a.R; r++) {
-    const pos = a.p0 + (r % a.T);
+    const pos = a.p0 + (r % a.T) - (a.seg?.[r] ?? 0);
     for (let h = 0; h < a.nh; h++) {
       const base = (r * a.nh + h) * a.D;
       for (let i = 0; i < half; i++) {

@@ -6,6 +6,7 @@
 
 import { uploadBuffer } from '../gpu/recorder.ts';
 import { IGNORE_INDEX } from '../kernels/cross-entropy.ts';
+import { segmentStarts } from '../kernels/segments.ts';
 import { allocKvCache, encodeForward, releaseKvCache } from './forward.ts';
 import { lossSum } from './lm-head.ts';
 import { forwardContext, type LoadedModel } from './model.ts';
@@ -43,6 +44,10 @@ export function checkRow(model: LoadedModel, row: TokenRow, index: number): void
   if (row.labels && row.labels.length !== row.inputIds.length) {
     throw new InputError(`${where}: labels has ${row.labels.length} entries but input_ids has ${row.inputIds.length}`);
   }
+  const pos = row.positionIds;
+  if (pos && (pos.length !== row.inputIds.length || pos.some((p, t) => p !== 0 && p !== (pos[t - 1] ?? -1) + 1) || pos[0] !== 0)) {
+    throw new InputError(`${where}: position_ids must start at 0, count up by one and restart at 0 where a packed document starts, one per input id`);
+  }
   const badLabel = row.labels?.findIndex((id) => id !== IGNORE_INDEX && (!Number.isInteger(id) || id < 0 || id >= V)) ?? -1;
   if (badLabel >= 0) throw new InputError(`${where}: labels[${badLabel}] = ${row.labels![badLabel]} is neither -100 nor inside the vocabulary (0 .. ${V - 1})`);
 }
@@ -59,6 +64,7 @@ export async function evaluate(model: LoadedModel, rows: TokenRow[], opts: EvalO
     const batch = rows.slice(b0, b0 + batchSize).map((r) => ({
       ids: r.inputIds.slice(0, seqLen),
       labels: (r.labels ?? r.inputIds).slice(0, seqLen),
+      positionIds: r.positionIds?.slice(0, seqLen),
     }));
     const B = batch.length;
     const T = Math.max(1, ...batch.map((r) => r.ids.length));
@@ -70,10 +76,12 @@ export async function evaluate(model: LoadedModel, rows: TokenRow[], opts: EvalO
     });
     if (!targets.some((t) => t !== IGNORE_INDEX)) continue;
     const idsBuf = uploadBuffer(gpu, ids, 'ids');
+    const packed = batch.some((r) => r.positionIds);
+    const seg = packed ? uploadBuffer(gpu, segmentStarts(batch.map((r) => r.positionIds), T), 'seg') : undefined;
     const cache = allocKvCache(gpu, model.cfg, B, T);
-    const hidden = encodeForward(ctx, { ids: idsBuf, B, T, p0: 0, cache });
+    const hidden = encodeForward(ctx, { ids: idsBuf, B, T, p0: 0, cache, seg });
     const part = await lossSum(gpu, model.weights.lmHead, hidden, targets);
-    for (const buf of [idsBuf, hidden]) gpu.pool.release(buf);
+    for (const buf of [idsBuf, hidden, ...(seg ? [seg] : [])]) gpu.pool.release(buf);
     releaseKvCache(gpu, cache);
     sum += part.sum;
     count += part.count;

@@ -33,6 +33,8 @@ export interface ForwardInput {
   /** Position of the first new token (tokens before it are already in the cache). */
   p0: number;
   cache: KvCache;
+  /** seg: [R] u32, document starts of packed rows (see kernels/segments); absent = unpacked. */
+  seg?: GPUBuffer;
 }
 
 export interface ForwardContext {
@@ -119,14 +121,14 @@ export function encodeForward(ctx: ForwardContext, input: ForwardInput): GPUBuff
       rmsnormForward(rec, { x: q, w: vec('self_attn.q_norm'), y: qn, R: R * nH, C: D, eps: cfg.rmsNormEps });
       rmsnormForward(rec, { x: kNew, w: vec('self_attn.k_norm'), y: kn, R: R * nKV, C: D, eps: cfg.rmsNormEps });
     }
-    ropeForward(rec, { x: qn, table: ctx.ropeTable, R, T, p0, nh: nH, D });
-    ropeForward(rec, { x: kn, table: ctx.ropeTable, R, T, p0, nh: nKV, D });
+    ropeForward(rec, { x: qn, table: ctx.ropeTable, R, T, p0, nh: nH, D, seg: input.seg });
+    ropeForward(rec, { x: kn, table: ctx.ropeTable, R, T, p0, nh: nKV, D, seg: input.seg });
     // Batched rows are laid out [B, T] = [B, S]: copy whole. One sequence: append at p0.
     rec.copy(kn, 0, cache.k[l]!, p0 * rowBytes, R * rowBytes);
     rec.copy(vNew, 0, cache.v[l]!, p0 * rowBytes, R * rowBytes);
     attentionForward(rec, {
       q: qn, k: cache.k[l]!, v: cache.v[l]!, o: attn, lse,
-      B, T, S: cache.S, p0, nH, nKV, D, window: cfg.slidingWindow ?? 0,
+      B, T, S: cache.S, p0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg: input.seg,
     });
     linear(rec, ctx, l, 'o_proj', attn, x, R, true);
     rmsnormForward(rec, { x, w: vec('post_attention_layernorm'), y: xn, R, C: H, eps: cfg.rmsNormEps });

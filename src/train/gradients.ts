@@ -18,7 +18,7 @@ export async function datasetGradients(
   o: { seqLen: number; batchSize: number },
 ): Promise<{ loss: number; tokens: number }> {
   data.forEach((r, i) => checkRow(model, r, i));
-  const rows = data.map((r) => ({ ids: r.inputIds.slice(0, o.seqLen), labels: (r.labels ?? r.inputIds).slice(0, o.seqLen) }));
+  const rows = data.map((r) => ({ ids: r.inputIds.slice(0, o.seqLen), labels: (r.labels ?? r.inputIds).slice(0, o.seqLen), positionIds: r.positionIds }));
   const batches = [];
   for (let i = 0; i < rows.length; i += o.batchSize) {
     const picked = rows.slice(i, i + o.batchSize);

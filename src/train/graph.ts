@@ -14,6 +14,7 @@ import { crossEntropyBackward, crossEntropyChunkForward, IGNORE_INDEX } from '..
 import { dropoutForward } from '../kernels/dropout.ts';
 import { embeddingBackward, embeddingForward, embeddingGradPlan } from '../kernels/embedding.ts';
 import { matmulForward, matmulInputGrad, matmulWeightGrad } from '../kernels/matmul.ts';
+import { segmentStarts } from '../kernels/segments.ts';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from '../kernels/rmsnorm.ts';
 import { ropeBackward, ropeForward } from '../kernels/rope.ts';
 import { swigluBackward, swigluForward } from '../kernels/swiglu.ts';
@@ -29,6 +30,8 @@ export interface MicroBatch {
   ids: Uint32Array;
   /** targets: [B, T]: the label of the next position, or -100 */
   targets: Int32Array;
+  /** seg: [B, T] start of each token's document for packed rows (see kernels/segments), or null. */
+  seg: Uint32Array | null;
   B: number;
   T: number;
 }
@@ -84,6 +87,7 @@ class Step {
     readonly R: number,
     readonly B: number,
     readonly T: number,
+    readonly seg: Buf | undefined,
   ) {
     this.cfg = model.cfg;
     this.gpu = model.gpu;
@@ -187,10 +191,10 @@ class Step {
       rmsnormForward(rec, { x: a.q, w: this.vec(`${p}.self_attn.q_norm.weight`), y: a.qr, R: R * nH, C: D, eps });
       rmsnormForward(rec, { x: a.k, w: this.vec(`${p}.self_attn.k_norm.weight`), y: a.kr, R: R * nKV, C: D, eps });
     }
-    const rope = { table: this.model.ropeTable, R, T, p0: 0, D };
+    const rope = { table: this.model.ropeTable, R, T, p0: 0, D, seg: this.seg };
     ropeForward(rec, { ...rope, x: a.qr, nh: nH });
     ropeForward(rec, { ...rope, x: a.kr, nh: nKV });
-    attentionForward(rec, { q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0 });
+    attentionForward(rec, { q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg: this.seg });
     rec.copy(x, 0, a.x1, 0, R * H * 4);
     this.linear(rec, l, 'o_proj', a.o, a.x1, a, true);
     rmsnormForward(rec, { x: a.x1, w: this.vec(`${p}.post_attention_layernorm.weight`), y: a.xn2, R, C: H, eps });
@@ -232,9 +236,9 @@ class Step {
     const dv = t(R * nKV * D, 'dv');
     attentionBackward(rec, {
       q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, dO, dQ: dq, dK: dk, dV: dv,
-      B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0,
+      B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg: this.seg,
     });
-    const rope = { table: this.model.ropeTable, R, T, p0: 0, D };
+    const rope = { table: this.model.ropeTable, R, T, p0: 0, D, seg: this.seg };
     ropeBackward(rec, { ...rope, x: dq, nh: nH });
     ropeBackward(rec, { ...rope, x: dk, nh: nKV });
     let dqIn = dq;
@@ -319,7 +323,8 @@ export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatc
   const cfg = model.cfg;
   const H = cfg.hiddenSize;
   const L = cfg.numLayers;
-  const step = new Step(model, train, s, R, B, T);
+  const segBuf = batch.seg ? uploadBuffer(gpu, batch.seg, 'seg') : undefined;
+  const step = new Step(model, train, s, R, B, T, segBuf);
   const ids = uploadBuffer(gpu, batch.ids, 'ids');
   const targets = uploadBuffer(gpu, batch.targets, 'targets');
   const xs: Buf[] = Array.from({ length: L + 1 }, (_, l) => step.buf(R * H, `x${l}`)); // layer inputs, [R, H] each
@@ -367,19 +372,20 @@ export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatc
     rec.submit();
     for (const b of [order, starts, uniq]) gpu.pool.release(b);
   }
-  for (const b of [ids, targets]) gpu.pool.release(b);
+  for (const b of [ids, targets, ...(segBuf ? [segBuf] : [])]) gpu.pool.release(b);
   step.releaseAll();
   return { state, targets: batch.targets };
 }
 
 /** Targets of a padded batch: position t predicts labels[t + 1]; the rest is -100. */
-export function batchTargets(rows: { ids: number[]; labels: number[] }[], T: number): MicroBatch {
+export function batchTargets(rows: { ids: number[]; labels: number[]; positionIds?: number[] }[], T: number): MicroBatch {
   const B = rows.length;
+  const packed = rows.some((r) => r.positionIds);
   const ids = new Uint32Array(B * T);
   const targets = new Int32Array(B * T).fill(IGNORE_INDEX);
   rows.forEach((r, b) => {
     ids.set(r.ids.slice(0, T), b * T);
     for (let t = 0; t + 1 < Math.min(r.ids.length, T); t++) targets[b * T + t] = r.labels[t + 1]!;
   });
-  return { ids, targets, B, T };
+  return { ids, targets, B, T, seg: packed ? segmentStarts(rows.map((r) => r.positionIds?.slice(0, T)), T) : null };
 }

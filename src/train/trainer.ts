@@ -136,7 +136,7 @@ export async function train(
   const optimizer = new Optimizer(gpu, trainable, o);
   const evalOpts: EvalOptions = { seqLen: o.seqLen, batchSize: o.batchSize };
   model.lora = trainable.lora;
-  const rows = data.map((r) => ({ ids: r.inputIds.slice(0, o.seqLen), labels: (r.labels ?? r.inputIds).slice(0, o.seqLen) }));
+  const rows = data.map((r) => ({ ids: r.inputIds.slice(0, o.seqLen), labels: (r.labels ?? r.inputIds).slice(0, o.seqLen), positionIds: r.positionIds }));
   let epoch = 0;
   let order = epochOrder(rows.length, o.seed, epoch);
   let cursor = 0;

@@ -16,7 +16,7 @@ import {
 import { expectClose, f32, randomArray } from '../helpers/close.ts';
 import { testGpu } from '../helpers/gpu.ts';
 
-type Shape = Omit<AttentionArgs<unknown>, 'q' | 'k' | 'v' | 'o' | 'lse'>;
+type Shape = Omit<AttentionArgs<unknown>, 'q' | 'k' | 'v' | 'o' | 'lse' | 'seg'>;
 
 interface Inputs {
   q: Float64Array;

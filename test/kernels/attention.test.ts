@@ -9,7 +9,7 @@ import { type AttentionArgs, attentionForward, attentionForwardCpu } from '../..
 import { expectClose, f32, randomArray } from '../helpers/close.ts';
 import { testGpu } from '../helpers/gpu.ts';
 
-type Shape = Omit<AttentionArgs<unknown>, 'q' | 'k' | 'v' | 'o' | 'lse'>;
+type Shape = Omit<AttentionArgs<unknown>, 'q' | 'k' | 'v' | 'o' | 'lse' | 'seg'>;
 
 interface Inputs {
   q: Float64Array;
