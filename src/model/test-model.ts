@@ -6,6 +6,7 @@
 import { fromFloat32 } from '../formats/dtype.ts';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors-write.ts';
 import { seededRandom } from '../util/random.ts';
+import { learnMerges } from './bpe-merges.ts';
 
 export interface TestModelOptions {
   architecture: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
@@ -130,40 +131,8 @@ function trainBpe(text: string, numMerges: number): TrainedBpe {
   for (const w of text.match(GPT2_SPLIT) ?? []) freq.set(w, (freq.get(w) ?? 0) + 1);
   const words = [...freq].map(([w, count]) => ({ syms: Array.from(enc.encode(w), (b) => byteChar[b]!), count }));
 
-  const merges: string[] = [];
-  for (let m = 0; m < numMerges; m++) {
-    const pairs = new Map<string, number>();
-    for (const { syms, count } of words) {
-      for (let i = 0; i + 1 < syms.length; i++) {
-        const key = `${syms[i]} ${syms[i + 1]}`;
-        pairs.set(key, (pairs.get(key) ?? 0) + count);
-      }
-    }
-    let best: string | null = null;
-    let bestCount = 1; // a pair seen once teaches nothing
-    for (const [key, c] of pairs) {
-      // Ties go to the smaller key so the result never depends on Map order.
-      if (c > bestCount || (c === bestCount && best !== null && key < best)) {
-        best = key;
-        bestCount = c;
-      }
-    }
-    if (best === null) break;
-    const [a, b] = best.split(' ') as [string, string];
-    merges.push(best);
-    // Two merge paths can spell the same token; it keeps its first id.
-    if (!vocab.has(a + b)) vocab.set(a + b, vocab.size);
-    for (const w of words) {
-      const out: string[] = [];
-      for (let i = 0; i < w.syms.length; i++) {
-        if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) {
-          out.push(a + b);
-          i++;
-        } else out.push(w.syms[i]!);
-      }
-      w.syms = out;
-    }
-  }
+  // A pair seen once teaches nothing.
+  const merges = learnMerges(words, vocab, numMerges, 2);
   return { vocab, merges, size: vocab.size };
 }
 

@@ -1,9 +1,8 @@
 // tabtune grads: the gradient of exactly the loss `tabtune eval` reports (mean over every target
 // token, dropout off) with respect to every lora_A and lora_B of an adapter, as F32 safetensors.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseTokenizedJsonl } from '../../data/tokenized-jsonl.ts';
 import { readPeftAdapter } from '../../formats/peft.ts';
 import { writeSafetensors } from '../../formats/safetensors-write.ts';
 import { datasetGradients, readLoraGrads } from '../../train/gradients.ts';
@@ -11,6 +10,7 @@ import { loraTrainable } from '../../train/trainable.ts';
 import { num, optionalString, parse, required } from '../args.ts';
 import { resolveFiles } from '../model-source.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
+import { DATA_FLAGS, dataSettings, prepareFile } from '../dataset.ts';
 
 export const GRADS_HELP = `tabtune grads --model DIR --adapter DIR --data FILE --out FILE [--seq-len N] [--batch-size B] [--json]
   Writes d(eval loss)/d(lora_A, lora_B) for every adapted module as F32 safetensors, under the
@@ -18,7 +18,7 @@ export const GRADS_HELP = `tabtune grads --model DIR --adapter DIR --data FILE -
 ${MODEL_FLAGS_HELP}`;
 
 export async function gradsCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, { ...MODEL_FLAGS, data: { type: 'string' }, out: { type: 'string' }, 'seq-len': { type: 'string' }, 'batch-size': { type: 'string' }, json: { type: 'boolean' } });
+  const v = parse(argv, { ...MODEL_FLAGS, ...DATA_FLAGS, data: { type: 'string' }, out: { type: 'string' }, 'seq-len': { type: 'string' }, 'batch-size': { type: 'string' }, json: { type: 'boolean' } });
   if (v.help) {
     console.log(GRADS_HELP);
     return 0;
@@ -28,11 +28,12 @@ export async function gradsCommand(argv: string[]): Promise<number> {
   const adapterDir = required(v, 'adapter');
   const seqLen = num(v, 'seq-len', Infinity, { int: true, min: 2 });
   const batchSize = num(v, 'batch-size', 8, { int: true, min: 1, max: 4096 });
-  const rows = parseTokenizedJsonl(await readFile(dataPath, 'utf8'), dataPath);
+  const settings = dataSettings(v);
   const adapterFiles = resolveFiles(adapterDir, '--adapter', { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') });
   await withModel(
     v,
-    async (model) => {
+    async (model, files) => {
+      const rows = (await prepareFile(dataPath, model, files, settings, Math.min(seqLen, model.maxPositions))).rows;
       const { weights } = await readPeftAdapter(adapterFiles, model.cfg);
       const trainable = loraTrainable(model.gpu, weights);
       const result = await datasetGradients(model, trainable, rows, { seqLen: Math.min(seqLen, model.maxPositions), batchSize });

@@ -1,9 +1,9 @@
 // tabtune train: LoRA (or, with --full, full fine-tuning) on pre-tokenized JSONL; writes a PEFT
 // adapter folder (or, with --full, a Hugging Face model folder).
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseTokenizedJsonl } from '../../data/tokenized-jsonl.ts';
+import { splitValidation } from '../../data/prepare.ts';
 import type { ModelFiles } from '../../formats/byte-source.ts';
 import { peftAdapterFiles } from '../../formats/peft-write.ts';
 import { DeviceLimitError } from '../../gpu/errors.ts';
@@ -17,10 +17,12 @@ import { readFullWeights } from '../../train/full-export.ts';
 import { formatBytes } from '../../util/format.ts';
 import { num, optionalString, parse, required, UsageError } from '../args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
+import { DATA_FLAGS, DATA_FLAGS_HELP, dataSettings, prepareFile } from '../dataset.ts';
 
 export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [options]
-  Trains a LoRA adapter (PEFT format) on pre-tokenized JSONL ({"input_ids": [...], "labels": [...]} a line).
-  --val-data FILE          validation rows; the loss on them is reported every --eval-every steps and at the end
+  Trains a LoRA adapter (PEFT format) on a dataset in any format \`tabtune data inspect\` reads.
+  --val-data FILE          validation data; its loss is reported every --eval-every steps and at the end
+  --val-split F            hold out this fraction of the data for validation instead (seeded)
   --rank R (8)  --alpha A (16)  --dropout P (0)  --rslora  --init default|gaussian
   --targets LIST           q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear (q_proj,v_proj)
   --layers LIST            only these layer indices (default all)
@@ -31,11 +33,13 @@ export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [opti
   --checkpointing auto|on|off   recompute each layer in backward instead of keeping its activations (auto: on)
   --full                   full fine-tuning instead (every weight trainable, fp32): for comparing costs on small models
   --json                   one JSON object per step on stdout, then one with the validation loss
+${DATA_FLAGS_HELP}
 ${MODEL_FLAGS_HELP}`;
 
 const FLAGS = {
   ...MODEL_FLAGS,
-  data: { type: 'string' }, 'val-data': { type: 'string' }, out: { type: 'string' },
+  ...DATA_FLAGS,
+  data: { type: 'string' }, 'val-data': { type: 'string' }, 'val-split': { type: 'string' }, out: { type: 'string' },
   rank: { type: 'string' }, alpha: { type: 'string' }, dropout: { type: 'string' }, rslora: { type: 'boolean' },
   init: { type: 'string' }, targets: { type: 'string' }, layers: { type: 'string' },
   lr: { type: 'string' }, schedule: { type: 'string' }, warmup: { type: 'string' },
@@ -104,15 +108,21 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const lc = full ? null : loraConfigOf(v);
   const o = trainOptionsOf(v, lc);
   const checkpointing = choice(v, 'checkpointing', ['auto', 'on', 'off'] as const, 'auto');
-  const data = parseTokenizedJsonl(await readFile(dataPath, 'utf8'), dataPath);
   const valPath = optionalString(v, 'val-data');
-  const val = valPath ? parseTokenizedJsonl(await readFile(valPath, 'utf8'), valPath) : null;
+  const valSplit = num(v, 'val-split', 0, { min: 0, max: 0.9 });
+  if (valPath && valSplit > 0) throw new UsageError('give --val-data or --val-split, not both');
+  const settings = dataSettings(v);
   // Progress for people goes to stderr; with --json, stdout carries only the JSON objects.
   const log = (line: object | string) => (typeof line === 'string' ? console.error(line) : v.json && console.log(JSON.stringify(line)));
 
   return withModel(
     v,
     async (model, files) => {
+      const prepared = await prepareFile(dataPath, model, files, settings, o.seqLen);
+      let data = prepared.rows;
+      let val = valPath ? (await prepareFile(valPath, model, files, settings, o.seqLen)).rows : null;
+      if (valSplit > 0) ({ train: data, val } = splitValidation(data, valSplit, o.seed));
+      log(`${dataPath}: ${prepared.format} data, ${data.length} training rows${val ? `, ${val.length} validation rows` : ''}, ${prepared.stats.trainedTokens} trained tokens`);
       const shapes = lc ? initLora(model.cfg, lc, o.seed) : null;
       const trainable = lc ? loraTrainable(model.gpu, shapes!) : fullTrainable(model.gpu, model.weights);
       const count = lc ? trainableParameterCount(model.cfg, lc) : trainable.count;
@@ -155,8 +165,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
         if (o.seqLen > maxPositions) throw new UsageError(`--seq-len ${o.seqLen} is above this model's maximum of ${maxPositions} positions`);
         o.seqLen ||= Math.min(DEFAULT_TRAIN.seqLen, maxPositions);
         if (lc) validateLoraConfig(cfg, lc);
-        const longest = Math.max(...[...data, ...(val ?? [])].map((r) => r.inputIds.length));
-        const plan = planTrainingMemory(cfg, { weightBytes, lora: lc, B: o.batchSize, T: Math.min(o.seqLen, longest), checkpointing });
+        // Planned for full-length sequences: the data is tokenized only once the tokenizer is loaded.
+        const plan = planTrainingMemory(cfg, { weightBytes, lora: lc, B: o.batchSize, T: o.seqLen, checkpointing });
         o.checkpointing = plan.checkpointing;
         const parts = `weights ${formatBytes(plan.weights)}, trainable state ${formatBytes(plan.trainable)}, activations ${formatBytes(plan.activations)}`;
         log(`memory plan: ${formatBytes(plan.total)} (${parts}; checkpointing ${plan.checkpointing ? 'on' : 'off'})`);

@@ -1,0 +1,247 @@
+// One example -> input_ids and labels (-100 = not trained), the way transformers / TRL's SFTTrainer
+// build them, with tabtune computing the loss masks itself (the Jinja renderer drops
+// {% generation %} tags, so chat masks come from rendering the conversation prefix by prefix).
+
+import type { TextTokenizer } from '../model/tokenizer.ts';
+import { ChatTemplateError, type ChatTemplate } from './chat-template.ts';
+import type { ChatMessage, Example } from './types.ts';
+
+/**
+ * prompt (default): train on the completion / Alpaca output / every assistant turn;
+ * none: every token; last-turn: only the last assistant turn (chat; elsewhere as prompt).
+ */
+export type MaskMode = 'prompt' | 'none' | 'last-turn';
+
+export interface TokenizeContext {
+  tokenizer: TextTokenizer;
+  template: ChatTemplate;
+  mask: MaskMode;
+  /** The model's vocabulary (its embedding rows), which may exceed the tokenizer's; default the tokenizer's. */
+  vocabSize?: number;
+}
+
+export const IGNORE_INDEX = -100;
+
+/** Stanford Alpaca's prompts (train.py PROMPT_DICT); the output follows "### Response:" directly. */
+export const ALPACA_PROMPT_WITH_INPUT =
+  'Below is an instruction that describes a task, paired with an input that provides further context. ' +
+  'Write a response that appropriately completes the request.\n\n' +
+  '### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:';
+export const ALPACA_PROMPT_NO_INPUT =
+  'Below is an instruction that describes a task. ' +
+  'Write a response that appropriately completes the request.\n\n' +
+  '### Instruction:\n{instruction}\n\n### Response:';
+
+export function alpacaPrompt(instruction: string, input: string): string {
+  // A function replacer: "$&" and friends in user text stay literal.
+  const fill = (t: string) => t.replace('{instruction}', () => instruction).replace('{input}', () => input);
+  return fill(input !== '' ? ALPACA_PROMPT_WITH_INPUT : ALPACA_PROMPT_NO_INPUT);
+}
+
+/** A row's problem that the user can fix (bad ids, nothing to learn); prepare names the row. */
+export class ExampleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExampleError';
+  }
+}
+
+function withEos(ids: number[], tok: TextTokenizer): number[] {
+  const eos = tok.eosTokenIds[0];
+  if (eos === undefined) return ids;
+  const last = ids[ids.length - 1];
+  return last !== undefined && tok.eosTokenIds.includes(last) ? ids : [...ids, eos];
+}
+
+/** TRL's prompt-completion tokenization: mask the first len(encode(prompt)) tokens of encode(prompt + completion). */
+function promptCompletion(prompt: string, completion: string, ctx: TokenizeContext): { inputIds: number[]; labels: number[] } {
+  const tok = ctx.tokenizer;
+  const promptLen = tok.encode(prompt).length;
+  const inputIds = withEos(tok.encode(prompt + completion), tok);
+  const labels = inputIds.map((id, i) => (ctx.mask !== 'none' && i < promptLen ? IGNORE_INDEX : id));
+  return { inputIds, labels };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat.
+
+interface Span {
+  /** Character offsets into the full rendering, end exclusive. */
+  start: number;
+  end: number;
+}
+
+/** The characters of each assistant turn, found by rendering the conversation prefix by prefix. */
+export function assistantSpans(messages: ChatMessage[], template: ChatTemplate): { text: string; spans: Span[] } {
+  const text = template.render(messages, false);
+  const spans: Span[] = [];
+  messages.forEach((m, i) => {
+    if (m.role !== 'assistant') return;
+    const before = template.render(messages.slice(0, i), true);
+    const after = template.render(messages.slice(0, i + 1), false);
+    for (const [rendered, what] of [
+      [before, `the conversation up to message ${i + 1} with the generation prompt`],
+      [after, `the conversation through message ${i + 1}`],
+    ] as const) {
+      if (!text.startsWith(rendered)) {
+        throw new ChatTemplateError(
+          template.origin,
+          `rendering ${what} is not a prefix of the whole conversation's rendering. tabtune finds each ` +
+            "assistant turn's tokens by rendering prefixes, so loss masking needs a prefix-stable template " +
+            '(use mask "none" to train on every token, or a different chat template)',
+        );
+      }
+    }
+    if (after.length < before.length) {
+      throw new ChatTemplateError(
+        template.origin,
+        `the generation prompt before message ${i + 1} is longer than that assistant turn's rendering; masking needs a prefix-stable template`,
+      );
+    }
+    spans.push({ start: before.length, end: after.length });
+  });
+  return { text, spans };
+}
+
+function arraysEqual(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Encodes text that follows other text (not at the start of the input): some tokenizers (Metaspace
+ * with prepend_scheme "first") add a "▁" only at the start. Placing a special token before the text
+ * makes it a later section, as it is inside the whole rendering; the special token is then dropped.
+ */
+const anchors = new WeakMap<TextTokenizer, { text: string; id: number } | null>();
+
+function anchorOf(tok: TextTokenizer): { text: string; id: number } | null {
+  const known = anchors.get(tok);
+  if (known !== undefined) return known;
+  let found: { text: string; id: number } | null = null;
+  for (const id of [...tok.eosTokenIds, ...(tok.bosTokenId !== null ? [tok.bosTokenId] : [])]) {
+    const text = tok.decode([id]);
+    if (text === '' || !arraysEqual(tok.encode(text, { addSpecialTokens: false }), [id])) continue;
+    // A token that strips the whitespace after it (rstrip) would eat the segment's leading spaces.
+    const probe = tok.encode(`${text} \n`, { addSpecialTokens: false });
+    if (probe.length < 2 || probe[0] !== id) continue;
+    found = { text, id };
+    break;
+  }
+  anchors.set(tok, found);
+  return found;
+}
+
+function encodeContinuation(text: string, tok: TextTokenizer): number[] {
+  const anchor = anchorOf(tok);
+  if (anchor) {
+    const ids = tok.encode(anchor.text + text, { addSpecialTokens: false });
+    if (ids[0] === anchor.id) return ids.slice(1);
+  }
+  return tok.encode(text, { addSpecialTokens: false });
+}
+
+/**
+ * Tokens of the full rendering whose boundaries fall on every span boundary. When the tokens of
+ * each rendered prefix are a prefix of the whole rendering's tokens (the usual case), those are the
+ * whole rendering's tokens; otherwise (a token would straddle a boundary) the rendering is encoded
+ * as consecutive segments split at the boundaries, as a model generating the turn would produce it.
+ */
+function chatTokens(text: string, spans: Span[], tok: TextTokenizer): { ids: number[]; trained: (number | null)[] } {
+  const cuts = [...new Set(spans.flatMap((s) => [s.start, s.end]))].filter((c) => c > 0 && c < text.length).sort((a, b) => a - b);
+  const whole = tok.encode(text, { addSpecialTokens: false });
+  const tokenAt = new Map<number, number>([
+    [0, 0],
+    [text.length, whole.length],
+  ]);
+  let aligned = true;
+  for (const c of cuts) {
+    const prefix = tok.encode(text.slice(0, c), { addSpecialTokens: false });
+    if (!arraysEqual(prefix, whole.slice(0, prefix.length))) {
+      aligned = false;
+      break;
+    }
+    tokenAt.set(c, prefix.length);
+  }
+  let ids = whole;
+  if (!aligned) {
+    ids = [];
+    const bounds = [0, ...cuts, text.length];
+    for (let k = 0; k + 1 < bounds.length; k++) {
+      const [a, b] = [bounds[k]!, bounds[k + 1]!];
+      const seg = text.slice(a, b);
+      tokenAt.set(a, ids.length);
+      ids.push(...(a === 0 ? tok.encode(seg, { addSpecialTokens: false }) : encodeContinuation(seg, tok)));
+    }
+    tokenAt.set(text.length, ids.length);
+  }
+  // For each token, the index of the span it belongs to, or null.
+  const trained: (number | null)[] = new Array<number | null>(ids.length).fill(null);
+  spans.forEach((s, k) => {
+    const from = tokenAt.get(s.start)!;
+    const to = tokenAt.get(s.end)!;
+    for (let t = from; t < to; t++) trained[t] = k;
+  });
+  return { ids, trained };
+}
+
+function tokenizeChat(messages: ChatMessage[], ctx: TokenizeContext): { inputIds: number[]; labels: number[] } {
+  if (ctx.mask === 'none') {
+    const inputIds = ctx.tokenizer.encode(ctx.template.render(messages, false), { addSpecialTokens: false });
+    return { inputIds, labels: [...inputIds] };
+  }
+  const { text, spans } = assistantSpans(messages, ctx.template);
+  const { ids, trained } = chatTokens(text, spans, ctx.tokenizer);
+  const keep = ctx.mask === 'last-turn' ? spans.length - 1 : null;
+  const labels = ids.map((id, t) => {
+    const span = trained[t];
+    return span !== null && span !== undefined && (keep === null || span === keep) ? id : IGNORE_INDEX;
+  });
+  return { inputIds: ids, labels };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function checkIds(inputIds: number[], labels: number[], vocabSize: number): void {
+  if (labels.length !== inputIds.length) {
+    throw new ExampleError(`labels has ${labels.length} entries but input_ids has ${inputIds.length}`);
+  }
+  const bad = inputIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+  if (bad >= 0) {
+    throw new ExampleError(`input_ids[${bad}] = ${inputIds[bad]} is outside the vocabulary (0 .. ${vocabSize - 1})`);
+  }
+  const badLabel = labels.findIndex((id) => id !== IGNORE_INDEX && (!Number.isInteger(id) || id < 0 || id >= vocabSize));
+  if (badLabel >= 0) {
+    throw new ExampleError(`labels[${badLabel}] = ${labels[badLabel]} is neither -100 nor inside the vocabulary (0 .. ${vocabSize - 1})`);
+  }
+}
+
+/**
+ * text: encode(text) with the tokenizer's special tokens, then EOS unless it is already last.
+ * completion: TRL's prompt-completion masking (EOS appended likewise). alpaca: the Stanford prompt
+ * with the output as completion. chat: the template's rendering, trained on the assistant turns.
+ * tokens: as given (labels default to input_ids). Every id is checked against the vocabulary.
+ */
+export function tokenizeExample(ex: Example, ctx: TokenizeContext): { inputIds: number[]; labels: number[] } {
+  let out: { inputIds: number[]; labels: number[] };
+  switch (ex.kind) {
+    case 'text': {
+      const inputIds = withEos(ctx.tokenizer.encode(ex.text), ctx.tokenizer);
+      out = { inputIds, labels: [...inputIds] };
+      break;
+    }
+    case 'completion':
+      out = promptCompletion(ex.prompt, ex.completion, ctx);
+      break;
+    case 'alpaca':
+      out = promptCompletion(alpacaPrompt(ex.instruction, ex.input), ex.output, ctx);
+      break;
+    case 'chat':
+      out = tokenizeChat(ex.messages, ctx);
+      break;
+    case 'tokens':
+      out = { inputIds: [...ex.inputIds], labels: [...(ex.labels ?? ex.inputIds)] };
+      break;
+  }
+  checkIds(out.inputIds, out.labels, ctx.vocabSize ?? ctx.tokenizer.vocabSize);
+  return out;
+}
