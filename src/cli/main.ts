@@ -8,6 +8,8 @@ import { UsageError } from './args.ts';
 import { EVAL_HELP, evalCommand } from './commands/eval.ts';
 import { GENERATE_HELP, generateCommand } from './commands/generate.ts';
 import { DATA_HELP, dataCommand } from './commands/data.ts';
+import { EXPORT_HELP, exportCommand } from './commands/export.ts';
+import { MERGE_HELP, mergeCommand } from './commands/merge.ts';
 import { GRADS_HELP, gradsCommand } from './commands/grads.ts';
 import { MAKE_TEST_MODEL_HELP, makeTestModelCommand } from './commands/make-test-model.ts';
 import { TRAIN_HELP, trainCommand } from './commands/train.ts';
@@ -20,13 +22,15 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   train: trainCommand,
   grads: gradsCommand,
   data: dataCommand,
+  merge: mergeCommand,
+  export: exportCommand,
   'make-test-model': makeTestModelCommand,
 };
 
 const HELP = `tabtune: LoRA fine-tuning of open LLMs on WebGPU (this CLI runs the same engine through Dawn).
 
 Commands:
-${[EVAL_HELP, GENERATE_HELP, TRAIN_HELP, GRADS_HELP, DATA_HELP, MAKE_TEST_MODEL_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
+${[EVAL_HELP, GENERATE_HELP, TRAIN_HELP, GRADS_HELP, DATA_HELP, MERGE_HELP, EXPORT_HELP, MAKE_TEST_MODEL_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
 
 Run "tabtune COMMAND --help" for the options of one command.`;
 

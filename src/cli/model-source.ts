@@ -1,11 +1,12 @@
 // Resolves --model / --adapter to files: a local folder, or a Hugging Face repo id fetched through
 // {hubBase}/{repo}/resolve/{revision}/{file} into the disk cache (progress on stderr).
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ModelFiles } from '../formats/byte-source.ts';
 import { DEFAULT_HUB_BASE, isRepoId } from '../formats/hub-files.ts';
 import { cachedHubFiles, defaultCacheDir } from '../formats/node-hub-cache.ts';
 import { nodeDirFiles } from '../formats/node-files.ts';
+import { zipFiles } from '../formats/zip-files.ts';
 import { UsageError } from './args.ts';
 
 export interface SourceOptions {
@@ -29,8 +30,9 @@ function progress(quiet: boolean) {
 
 export function resolveFiles(spec: string, what: string, o: SourceOptions = {}): ModelFiles {
   if (existsSync(spec)) {
-    if (!statSync(spec).isDirectory()) throw new UsageError(`${what} "${spec}" is a file; give the folder that holds it`);
-    return nodeDirFiles(spec);
+    if (statSync(spec).isDirectory()) return nodeDirFiles(spec);
+    if (spec.toLowerCase().endsWith('.zip')) return zipFiles(spec, new Uint8Array(readFileSync(spec)));
+    throw new UsageError(`${what} "${spec}" is a file; give the folder that holds it (or a .zip of it)`);
   }
   if (isRepoId(spec)) {
     return cachedHubFiles({

@@ -21,7 +21,7 @@ export const MODEL_FLAGS: Flags = {
 };
 
 export const MODEL_FLAGS_HELP = `  --model DIR|OWNER/NAME   a Hugging Face model folder, or a repo id fetched from the hub (cached)
-  --adapter DIR            a PEFT LoRA adapter folder, applied unmerged
+  --adapter DIR            a PEFT LoRA adapter folder (or a .zip of it), applied unmerged
   --precision P            frozen weights on the GPU: auto (16-bit, default) | f16 | f32
   --hub-base URL           hub address for repo ids (default: $TABTUNE_HUB_BASE or the Hugging Face hub)
   --revision REV           branch, tag or commit of a repo id (default main)

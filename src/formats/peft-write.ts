@@ -11,7 +11,7 @@ import { type TensorToWrite, writeSafetensors } from './safetensors-write.ts';
 /** Only keys that every peft version since 0.10 accepts (older ones reject unknown keys). */
 export function peftConfigJson(lc: LoraConfig, baseModel: string): string {
   const config = {
-    alpha_pattern: {},
+    alpha_pattern: lc.alphaPattern ?? {},
     auto_mapping: null,
     base_model_name_or_path: baseModel,
     bias: 'none',
@@ -29,7 +29,7 @@ export function peftConfigJson(lc: LoraConfig, baseModel: string): string {
     modules_to_save: null,
     peft_type: 'LORA',
     r: lc.rank,
-    rank_pattern: {},
+    rank_pattern: lc.rankPattern ?? {},
     revision: null,
     target_modules: [...lc.targets],
     task_type: 'CAUSAL_LM',

@@ -47,6 +47,10 @@ export function parsePeftConfig(text: string, file: string): PeftAdapterConfig {
     throw new FormatError(file, `field "modules_to_save" lists ${JSON.stringify(c.modules_to_save)}; fully trained extra modules are not supported`);
   }
   if (c.fan_in_fan_out === true) throw new FormatError(file, 'field "fan_in_fan_out" is true; only nn.Linear-style [out, in] weights are supported');
+  if (c.lora_bias === true) throw new FormatError(file, 'field "lora_bias" is true; LoRA biases are not supported');
+  if (c.layer_replication !== undefined && c.layer_replication !== null) {
+    throw new FormatError(file, 'field "layer_replication" is set; replicated layers are not supported');
+  }
   const r = c.r;
   if (typeof r !== 'number' || !Number.isInteger(r) || r <= 0) throw new FormatError(file, `field "r" must be a positive integer, got ${JSON.stringify(r)}`);
   const alpha = c.lora_alpha ?? 8;

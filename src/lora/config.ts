@@ -18,6 +18,9 @@ export interface LoraConfig {
   rslora: boolean;
   /** PEFT's init_lora_weights: true (kaiming-uniform A) or "gaussian" (A ~ N(0, 1/r)). */
   init: 'default' | 'gaussian';
+  /** Per-module ranks and alphas (PEFT's rank_pattern / alpha_pattern), kept from an imported adapter. */
+  rankPattern?: Record<string, number>;
+  alphaPattern?: Record<string, number>;
 }
 
 export const DEFAULT_LORA: LoraConfig = {
@@ -102,4 +105,26 @@ export function initLora(cfg: ModelConfig, lc: LoraConfig, seed: number): LoraWe
     modules.set(name, { rank: lc.rank, inFeatures: inp, outFeatures: out, scaling, a, b: new Float32Array(out * lc.rank) });
   }
   return { modules };
+}
+
+/** The settings of an imported PEFT adapter, so training can go on from it and save it alike. */
+export function loraConfigFromAdapter(
+  cfg: ModelConfig,
+  pc: { r: number; loraAlpha: number; loraDropout: number; useRslora: boolean; rankPattern: Record<string, number>; alphaPattern: Record<string, number> },
+  weights: LoraWeights,
+): LoraConfig {
+  const names = [...weights.modules.keys()];
+  const targets = LINEAR_MODULES.filter((m) => names.some((n) => n.endsWith(`.${m}`)));
+  const layers = [...new Set(names.map((n) => Number(n.split('.')[2])))].sort((a, b) => a - b);
+  return {
+    rank: pc.r,
+    alpha: pc.loraAlpha,
+    dropout: pc.loraDropout,
+    targets,
+    layers: layers.length === cfg.numLayers ? null : layers,
+    rslora: pc.useRslora,
+    init: 'default',
+    rankPattern: pc.rankPattern,
+    alphaPattern: pc.alphaPattern,
+  };
 }

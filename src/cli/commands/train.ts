@@ -8,7 +8,9 @@ import type { ModelFiles } from '../../formats/byte-source.ts';
 import { peftAdapterFiles } from '../../formats/peft-write.ts';
 import { DeviceLimitError } from '../../gpu/errors.ts';
 import type { LoraWeights } from '../../lora/adapter.ts';
-import { DEFAULT_LORA, initLora, type LoraConfig, parseTargets, trainableParameterCount, validateLoraConfig } from '../../lora/config.ts';
+import { DEFAULT_LORA, initLora, type LoraConfig, loraConfigFromAdapter, parseTargets, validateLoraConfig } from '../../lora/config.ts';
+import { readPeftAdapter } from '../../formats/peft.ts';
+import { resolveFiles } from '../model-source.ts';
 import type { LoadedModel } from '../../model/model.ts';
 import { planTrainingMemory } from '../../train/memory-plan.ts';
 import { DEFAULT_TRAIN, train, TrainingDivergedError, type TrainOptions } from '../../train/trainer.ts';
@@ -31,6 +33,8 @@ export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [opti
   --weight-decay W (0)  --clip NORM (1.0, 0 = off)  --seed S (0)
   --eval-every N (0 = only at the end)  --patience N (0 = no early stopping)
   --checkpointing auto|on|off   recompute each layer in backward instead of keeping its activations (auto: on)
+  --adapter DIR            go on training an existing PEFT adapter (folder or .zip): its settings replace --rank etc.
+  --save-dtype D           f32 (default) | f16 | bf16: the dtype of the saved adapter tensors
   --full                   full fine-tuning instead (every weight trainable, fp32): for comparing costs on small models
   --json                   one JSON object per step on stdout, then one with the validation loss
 ${DATA_FLAGS_HELP}
@@ -46,7 +50,7 @@ const FLAGS = {
   steps: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' },
   'seq-len': { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, seed: { type: 'string' },
   'eval-every': { type: 'string' }, patience: { type: 'string' }, checkpointing: { type: 'string' },
-  full: { type: 'boolean' }, json: { type: 'boolean' },
+  full: { type: 'boolean' }, json: { type: 'boolean' }, 'save-dtype': { type: 'string' },
 } as const;
 
 function choice<T extends string>(v: Record<string, unknown>, name: string, options: readonly T[], fallback: T): T {
@@ -105,7 +109,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const full = v.full === true;
   const dataPath = required(v, 'data');
   const out = required(v, 'out');
-  const lc = full ? null : loraConfigOf(v);
+  let lc = full ? null : loraConfigOf(v);
+  const adapterSpec = optionalString(v, 'adapter');
+  if (adapterSpec && full) throw new UsageError('--adapter continues training a LoRA adapter; it does not go with --full');
+  const saveDtype = choice(v, 'save-dtype', ['f32', 'f16', 'bf16'] as const, 'f32').toUpperCase() as 'F32' | 'F16' | 'BF16';
   const o = trainOptionsOf(v, lc);
   const checkpointing = choice(v, 'checkpointing', ['auto', 'on', 'off'] as const, 'auto');
   const valPath = optionalString(v, 'val-data');
@@ -123,11 +130,18 @@ export async function trainCommand(argv: string[]): Promise<number> {
       let val = valPath ? (await prepareFile(valPath, model, files, settings, o.seqLen)).rows : null;
       if (valSplit > 0) ({ train: data, val } = splitValidation(data, valSplit, o.seed));
       log(`${dataPath}: ${prepared.format} data, ${data.length} training rows${val ? `, ${val.length} validation rows` : ''}, ${prepared.stats.trainedTokens} trained tokens`);
-      const shapes = lc ? initLora(model.cfg, lc, o.seed) : null;
-      const trainable = lc ? loraTrainable(model.gpu, shapes!) : fullTrainable(model.gpu, model.weights);
-      const count = lc ? trainableParameterCount(model.cfg, lc) : trainable.count;
+      let shapes = lc ? initLora(model.cfg, lc, o.seed) : null;
+      if (adapterSpec) {
+        // Go on from an existing adapter: its settings and weights replace the fresh ones.
+        const adapter = await readPeftAdapter(resolveFiles(adapterSpec, '--adapter', {}), model.cfg);
+        lc = loraConfigFromAdapter(model.cfg, adapter.config, adapter.weights);
+        shapes = adapter.weights;
+        log(`continuing from ${adapterSpec} (r=${lc.rank}, alpha ${lc.alpha}, ${shapes.modules.size} modules)`);
+      }
+      const trainable = shapes ? loraTrainable(model.gpu, shapes) : fullTrainable(model.gpu, model.weights);
+      const count = trainable.count;
       log(`training ${count.toLocaleString('en')} parameters (${lc ? `LoRA r=${lc.rank} on ${lc.targets.join(',')}` : 'full fine-tuning'}) on ${data.length} rows`);
-      const save = (dir: string) => saveResult(model, trainable, lc, shapes, files, dir);
+      const save = (dir: string) => saveResult(model, trainable, lc, shapes, files, dir, saveDtype);
       try {
         const result = await train(model, trainable, data, val, { ...o, checkpointing: o.checkpointing }, {
           onStep: (r) =>
@@ -176,9 +190,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   );
 }
 
-async function saveResult(model: LoadedModel, t: Trainable, lc: LoraConfig | null, shapes: LoraWeights | null, files: ModelFiles, dir: string): Promise<void> {
+async function saveResult(model: LoadedModel, t: Trainable, lc: LoraConfig | null, shapes: LoraWeights | null, files: ModelFiles, dir: string, dtype: 'F32' | 'F16' | 'BF16'): Promise<void> {
   if (lc && shapes) {
-    await writeFolder(dir, peftAdapterFiles(lc, await readLoraWeights(model.gpu, t, shapes), model.name));
+    await writeFolder(dir, peftAdapterFiles(lc, await readLoraWeights(model.gpu, t, shapes), model.name, dtype));
   } else {
     await writeFolder(dir, await readFullWeights(model, t, files));
   }
