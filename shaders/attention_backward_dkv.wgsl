@@ -7,11 +7,7 @@
 // q, dO: [R, nH, D] f32   k, v, dK, dV: [B, S, nKV, D] f32   lse, Di: [R, nH] f32
 // Query (b, t) in slot p0 + t sees slot s when seg[b, t] <= s <= p0 + t and, with a window W, p0 + t < s + W.
 // Slots no query sees (past p0 + T - 1, or left behind by the window) get dK = dV = 0.
-struct Params { R: u32, T: u32, S: u32, p0: u32, nH: u32, nKV: u32, window: u32, scale: f32 };
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+// Params, P, q, k, v and first_key come from attention_common.wgsl.
 @group(0) @binding(4) var<storage, read> dO: array<f32>;
 @group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>; // [R, nH] (lse, Di)
 @group(0) @binding(6) var<storage, read> seg: array<u32>; // [R] start slot of each row's document

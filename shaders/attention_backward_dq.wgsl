@@ -6,11 +6,7 @@
 // q, dO, dQ: [R, nH, D] f32   k, v: [B, S, nKV, D] f32   stats: [R, nH] vec2 (lse, Di)   seg: [R] u32
 // Query row (b, t) sits in slot p0 + t and sees keys s in [lo, p0 + t], lo = its document's start
 // slot (seg) raised by the sliding window, as in the forward.
-struct Params { R: u32, T: u32, S: u32, p0: u32, nH: u32, nKV: u32, window: u32, scale: f32 };
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+// Params, P, q, k, v and first_key come from attention_common.wgsl.
 @group(0) @binding(4) var<storage, read> dO: array<f32>;
 @group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>;
 @group(0) @binding(6) var<storage, read> seg: array<u32>;
@@ -25,8 +21,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
   let b = r / P.T;
   let pos = P.p0 + r % P.T;
   let kvh = h / (P.nH / P.nKV);
-  var lo = seg[r];
-  if (P.window > 0u && pos + 1u > P.window) { lo = max(lo, pos + 1u - P.window); }
+  let lo = first_key(pos, seg[r]);
 
   var qv: array<f32, HEAD_DIM>;
   var gv: array<f32, HEAD_DIM>;

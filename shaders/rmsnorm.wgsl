@@ -7,8 +7,7 @@ struct Params { R: u32, C: u32, eps: f32, _pad: u32 };
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-const WG: u32 = 64u;
-var<workgroup> partial: array<f32, WG>;
+const WG: u32 = 64u; // workgroup_sum.wgsl reduces over it
 
 // One workgroup per row: a row is a few hundred to a few thousand values.
 @compute @workgroup_size(64)
@@ -22,13 +21,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let v = x[base + c];
     s += v * v;
   }
-  partial[l] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (l < stride) { partial[l] += partial[l + stride]; }
-    workgroupBarrier();
-  }
-  let inv = inverseSqrt(partial[0] / f32(P.C) + P.eps);
+  let inv = inverseSqrt(workgroup_sum(l, s) / f32(P.C) + P.eps);
   for (var c = l; c < P.C; c += WG) {
     y[base + c] = x[base + c] * inv * w[c];
   }

@@ -9,9 +9,7 @@ struct Params { R: u32, C: u32, eps: f32, accumulate: u32 };
 @group(0) @binding(3) var<storage, read> dy: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
-const WG: u32 = 64u;
-var<workgroup> sumSq: array<f32, WG>;
-var<workgroup> sumDot: array<f32, WG>;
+const WG: u32 = 64u; // workgroup_sum.wgsl reduces over it
 
 // One workgroup per row, as the forward; both row sums reduced in a fixed tree (deterministic).
 @compute @workgroup_size(64)
@@ -27,18 +25,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     s += v * v;
     d += dy[base + c] * w[c] * v;
   }
-  sumSq[l] = s;
-  sumDot[l] = d;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (l < stride) {
-      sumSq[l] += sumSq[l + stride];
-      sumDot[l] += sumDot[l + stride];
-    }
-    workgroupBarrier();
-  }
-  let inv = inverseSqrt(sumSq[0] / f32(P.C) + P.eps);
-  let k = inv * inv * inv * sumDot[0] / f32(P.C);
+  let inv = inverseSqrt(workgroup_sum(l, s) / f32(P.C) + P.eps);
+  let k = inv * inv * inv * workgroup_sum(l, d) / f32(P.C);
   for (var c = l; c < P.C; c += WG) {
     var g = inv * w[c] * dy[base + c] - x[base + c] * k;
     if (P.accumulate != 0u) { g += dx[base + c]; }

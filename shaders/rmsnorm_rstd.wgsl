@@ -6,8 +6,7 @@ struct Params { R: u32, C: u32, eps: f32, _pad: u32 };
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> inv: array<f32>;
 
-const WG: u32 = 64u;
-var<workgroup> partial: array<f32, WG>;
+const WG: u32 = 64u; // workgroup_sum.wgsl reduces over it
 
 // One workgroup per row, the same summation order as rmsnorm.wgsl.
 @compute @workgroup_size(64)
@@ -21,11 +20,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let v = x[base + c];
     s += v * v;
   }
-  partial[l] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (l < stride) { partial[l] += partial[l + stride]; }
-    workgroupBarrier();
-  }
-  if (l == 0u) { inv[r] = inverseSqrt(partial[0] / f32(P.C) + P.eps); }
+  let total = workgroup_sum(l, s);
+  if (l == 0u) { inv[r] = inverseSqrt(total / f32(P.C) + P.eps); }
 }

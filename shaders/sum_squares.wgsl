@@ -6,8 +6,7 @@ struct Params { n: u32, index: u32, _p0: u32, _p1: u32 };
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
+const WG: u32 = 256u; // workgroup_sum.wgsl reduces over it
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) l: u32) {
@@ -16,11 +15,6 @@ fn main(@builtin(local_invocation_index) l: u32) {
     let v = x[i];
     s += v * v;
   }
-  partial[l] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (l < stride) { partial[l] += partial[l + stride]; }
-    workgroupBarrier();
-  }
-  if (l == 0u) { out[P.index] = partial[0]; }
+  let total = workgroup_sum(l, s);
+  if (l == 0u) { out[P.index] = total; }
 }

@@ -9,6 +9,7 @@
 import type { Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
 import { zeroSeg } from './segments.ts';
+import attentionCommonWgsl from '../../shaders/attention_common.wgsl?raw';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import attentionBackwardDiWgsl from '../../shaders/attention_backward_di.wgsl?raw';
 import attentionBackwardDqWgsl from '../../shaders/attention_backward_dq.wgsl?raw';
@@ -34,7 +35,7 @@ export interface AttentionArgs<Buf> {
 }
 
 export function attentionForward(rec: Recorder, a: AttentionArgs<GPUBuffer>): void {
-  const pipeline = rec.gpu.pipelines.get({ name: 'attention', parts: [attentionWgsl], consts: { HEAD_DIM: a.D } });
+  const pipeline = rec.gpu.pipelines.get({ name: 'attention', parts: [attentionCommonWgsl, attentionWgsl], consts: { HEAD_DIM: a.D } });
   const R = a.B * a.T;
   const p = params([
     ['u', R], ['u', a.T], ['u', a.S], ['u', a.p0],
@@ -99,9 +100,9 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs<GPUBuf
     ['u', R], ['u', a.T], ['u', a.S], ['u', a.p0],
     ['u', a.nH], ['u', a.nKV], ['u', a.window], ['f', 1 / Math.sqrt(a.D)],
   ]);
-  const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionBackwardDqWgsl], consts });
+  const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionCommonWgsl, attentionBackwardDqWgsl], consts });
   rec.dispatch(dqPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dQ], grid1d(rec.gpu, R * a.nH, 64));
-  const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionBackwardDkvWgsl], consts });
+  const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionCommonWgsl, attentionBackwardDkvWgsl], consts });
   rec.dispatch(dkvPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dK, a.dV], grid1d(rec.gpu, a.B * a.S * a.nKV, 64));
 }
 

@@ -7,6 +7,7 @@
 
 import type { Binding, Recorder } from '../gpu/recorder.ts';
 import { params } from '../gpu/recorder.ts';
+import workgroupSumWgsl from '../../shaders/workgroup_sum.wgsl?raw';
 import sumSquaresWgsl from '../../shaders/sum_squares.wgsl?raw';
 import clipScaleWgsl from '../../shaders/clip_scale.wgsl?raw';
 
@@ -20,7 +21,7 @@ export interface SumSquaresArgs<Buf, Out> {
 
 /** out[index] = sum of x[i]^2 over i < n (one workgroup, fixed-order reduction). */
 export function sumSquares(rec: Recorder, a: SumSquaresArgs<GPUBuffer | Binding, GPUBuffer>): void {
-  const pipeline = rec.gpu.pipelines.get({ name: 'sum_squares', parts: [sumSquaresWgsl] });
+  const pipeline = rec.gpu.pipelines.get({ name: 'sum_squares', parts: [workgroupSumWgsl, sumSquaresWgsl] });
   rec.dispatch(pipeline, params([['u', a.n], ['u', a.index]]), [a.x, a.out], [1, 1, 1]);
 }
 

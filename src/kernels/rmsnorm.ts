@@ -3,6 +3,7 @@
 
 import type { Recorder } from '../gpu/recorder.ts';
 import { params } from '../gpu/recorder.ts';
+import workgroupSumWgsl from '../../shaders/workgroup_sum.wgsl?raw';
 import rmsnormWgsl from '../../shaders/rmsnorm.wgsl?raw';
 import rmsnormBackwardWgsl from '../../shaders/rmsnorm_backward.wgsl?raw';
 import rmsnormRstdWgsl from '../../shaders/rmsnorm_rstd.wgsl?raw';
@@ -26,7 +27,7 @@ export function rowGrid(rec: Recorder, rows: number): [number, number, number] {
 }
 
 export function rmsnormForward(rec: Recorder, a: RmsNormArgs<GPUBuffer>): void {
-  const pipeline = rec.gpu.pipelines.get({ name: 'rmsnorm', parts: [rmsnormWgsl] });
+  const pipeline = rec.gpu.pipelines.get({ name: 'rmsnorm', parts: [workgroupSumWgsl, rmsnormWgsl] });
   const p = params([['u', a.R], ['u', a.C], ['f', a.eps], ['u', 0]]);
   rec.dispatch(pipeline, p, [a.x, a.w, a.y], rowGrid(rec, a.R));
 }
@@ -73,7 +74,7 @@ export interface RmsNormWeightGradArgs<Buf> {
  * One workgroup per row, like the forward. `dx` must not alias `x` or `dy`.
  */
 export function rmsnormBackward(rec: Recorder, a: RmsNormBackwardArgs<GPUBuffer>): void {
-  const pipeline = rec.gpu.pipelines.get({ name: 'rmsnorm_backward', parts: [rmsnormBackwardWgsl] });
+  const pipeline = rec.gpu.pipelines.get({ name: 'rmsnorm_backward', parts: [workgroupSumWgsl, rmsnormBackwardWgsl] });
   const p = params([['u', a.R], ['u', a.C], ['f', a.eps], ['u', a.accumulate ? 1 : 0]]);
   rec.dispatch(pipeline, p, [a.x, a.w, a.dy, a.dx], rowGrid(rec, a.R));
 }
@@ -105,7 +106,7 @@ const WEIGHT_GRAD_COLS = 16;
  * inv into a temporary [R] buffer, then a column sum in a fixed order (deterministic).
  */
 export function rmsnormWeightGrad(rec: Recorder, a: RmsNormWeightGradArgs<GPUBuffer>): void {
-  const rstd = rec.gpu.pipelines.get({ name: 'rmsnorm_rstd', parts: [rmsnormRstdWgsl] });
+  const rstd = rec.gpu.pipelines.get({ name: 'rmsnorm_rstd', parts: [workgroupSumWgsl, rmsnormRstdWgsl] });
   const inv = rec.temp(a.R * 4, undefined, 'rmsnorm inv'); // [R]
   rec.dispatch(rstd, params([['u', a.R], ['u', a.C], ['f', a.eps], ['u', 0]]), [a.x, inv], rowGrid(rec, a.R));
   const grad = rec.gpu.pipelines.get({ name: 'rmsnorm_weight_grad', parts: [rmsnormWeightGradWgsl] });

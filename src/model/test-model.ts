@@ -32,6 +32,11 @@ export interface TestModelOptions {
   mlpBias?: boolean;
   slidingWindow?: number;
   maxPositionEmbeddings?: number;
+  /** Train the byte-level BPE tokenizer on this text instead of the built-in sample (with `merges` merges). */
+  corpus?: string;
+  merges?: number;
+  /** 'test' (default): values spread so tests see every weight matter; 'pretrain': transformers' init for a model about to be trained (N(0, 0.02) matrices, unit norms, zero biases). */
+  init?: 'test' | 'pretrain';
 }
 
 const HF_ARCH = {
@@ -136,15 +141,22 @@ function trainBpe(text: string, numMerges: number): TrainedBpe {
   return { vocab, merges, size: vocab.size };
 }
 
-let trained: TrainedBpe | null = null;
-function tokenizerModel(): TrainedBpe {
-  trained ??= trainBpe(SAMPLE_TEXT, NUM_MERGES);
-  return trained;
+const trained = new Map<string, TrainedBpe>();
+function tokenizerModel(o: Pick<TestModelOptions, 'corpus' | 'merges'> = {}): TrainedBpe {
+  const text = o.corpus ?? SAMPLE_TEXT;
+  const merges = o.merges ?? NUM_MERGES;
+  const key = `${merges}:${text.length}:${text.slice(0, 64)}`;
+  let t = trained.get(key);
+  if (!t) {
+    t = trainBpe(text, merges);
+    trained.set(key, t);
+  }
+  return t;
 }
 
 /** Number of ids the test tokenizer uses (specials + bytes + merges). */
-export function testTokenizerSize(): number {
-  return tokenizerModel().size;
+export function testTokenizerSize(o: Pick<TestModelOptions, 'corpus' | 'merges'> = {}): number {
+  return tokenizerModel(o).size;
 }
 
 const CHAT_TEMPLATE =
@@ -155,8 +167,8 @@ function addedToken(content: string, id: number) {
   return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
 }
 
-function tokenizerJson(): unknown {
-  const { vocab, merges } = tokenizerModel();
+function tokenizerJson(tok: TrainedBpe): unknown {
+  const { vocab, merges } = tok;
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
   return {
     version: '1.0',
@@ -182,8 +194,8 @@ function tokenizerJson(): unknown {
   };
 }
 
-function tokenizerConfigJson(maxLength: number): unknown {
-  const { vocab } = tokenizerModel();
+function tokenizerConfigJson(tok: TrainedBpe, maxLength: number): unknown {
+  const { vocab } = tok;
   const decoder: Record<string, unknown> = {};
   for (const t of SPECIAL_TOKENS) {
     const { id, ...rest } = addedToken(t, vocab.get(t)!);
@@ -219,7 +231,7 @@ interface Dims {
 
 function configJson(o: TestModelOptions, d: Dims): Record<string, unknown> {
   const arch = o.architecture;
-  const { vocab } = tokenizerModel();
+  const { vocab } = tokenizerModel(o);
   const qwen = arch === 'qwen2' || arch === 'qwen3';
   const ropeTheta = o.ropeTheta ?? 10000;
   const maxPos = o.maxPositionEmbeddings ?? 256;
@@ -335,7 +347,7 @@ function checkOptions(o: TestModelOptions, d: Dims): void {
   for (const [k, v] of Object.entries(d)) if (!Number.isInteger(v) || v <= 0) bad(`${k} must be a positive integer, got ${v}`);
   if (d.nH % d.nKV !== 0) bad(`numHeads (${d.nH}) must be a multiple of numKvHeads (${d.nKV})`);
   if (d.D % 2 !== 0) bad(`headDim (${d.D}) must be even for rotary embeddings`);
-  if (d.V < testTokenizerSize()) bad(`vocabSize (${d.V}) is smaller than the tokenizer (${testTokenizerSize()} ids)`);
+  if (d.V < testTokenizerSize(o)) bad(`vocabSize (${d.V}) is smaller than the tokenizer (${testTokenizerSize(o)} ids)`);
   if (o.architecture === 'mistral' && o.attentionBias) bad('transformers has no attention_bias for Mistral');
   if (o.architecture !== 'llama' && o.mlpBias) bad('only Llama has mlp_bias in transformers');
   if (o.architecture === 'llama' && o.slidingWindow !== undefined) bad('Llama has no sliding window in transformers');
@@ -353,7 +365,7 @@ export function makeTestModel(o: TestModelOptions): Map<string, Uint8Array> {
   const H = o.hiddenSize ?? 32;
   const nH = o.numHeads ?? 4;
   const d: Dims = {
-    V: o.vocabSize ?? Math.ceil(testTokenizerSize() / 4) * 4,
+    V: o.vocabSize ?? Math.ceil(testTokenizerSize(o) / 4) * 4,
     H,
     I: o.intermediateSize ?? 64,
     L: o.numLayers ?? 2,
@@ -365,7 +377,12 @@ export function makeTestModel(o: TestModelOptions): Map<string, Uint8Array> {
   const seed = o.seed ?? 1;
   const dtype = o.dtype ?? 'F32';
 
-  const tensors: TensorToWrite[] = tensorSpecs(o, d).map((s) => {
+  const specs = tensorSpecs(o, d).map((s): typeof s =>
+    o.init !== 'pretrain'
+      ? s
+      : { ...s, init: s.shape.length === 2 ? { kind: 'normal', std: 0.02 } : { kind: 'uniform', scale: 0, center: s.name.endsWith('.bias') ? 0 : 1 } },
+  );
+  const tensors: TensorToWrite[] = specs.map((s) => {
     const values = randomValues(seed, s.name, s.shape.reduce((a, b) => a * b, 1), s.init);
     return { name: s.name, dtype, shape: s.shape, data: fromFloat32(dtype, values) };
   });
@@ -374,8 +391,8 @@ export function makeTestModel(o: TestModelOptions): Map<string, Uint8Array> {
   const json = (v: unknown) => enc.encode(JSON.stringify(v, null, 2) + '\n');
   const files = new Map<string, Uint8Array>();
   files.set('config.json', json(configJson(o, d)));
-  files.set('tokenizer.json', json(tokenizerJson()));
-  files.set('tokenizer_config.json', json(tokenizerConfigJson(o.maxPositionEmbeddings ?? 256)));
+  files.set('tokenizer.json', json(tokenizerJson(tokenizerModel(o))));
+  files.set('tokenizer_config.json', json(tokenizerConfigJson(tokenizerModel(o), o.maxPositionEmbeddings ?? 256)));
 
   const shards = Math.min(o.shards ?? 1, tensors.length);
   if (shards === 1) {

@@ -49,6 +49,8 @@ export interface GenerateRequest {
   kind: 'generate';
   id: number;
   prompt: string;
+  /** Use the adapter trained in this session, if any (default true); false = the base model. */
+  useAdapter?: boolean;
   maxNewTokens?: number;
   temperature?: number;
   topP?: number;
@@ -63,11 +65,37 @@ export interface EvaluateRequest {
   batchSize?: number;
 }
 
+/** A dataset file: one the app serves (the samples), or one the user dropped in. */
+export type DatasetSource = { kind: 'url'; url: string; name: string } | { kind: 'file'; file: File };
+
+export interface TrainSettings {
+  rank: number;
+  alpha: number;
+  dropout: number;
+  targets: string[];
+  lr: number;
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  /** Fraction of the rows held out for validation. */
+  valSplit: number;
+  evalEvery: number;
+  seed: number;
+}
+
+/** Train a LoRA adapter on the loaded model; progress replies carry `metrics`. */
+export interface TrainRequest {
+  kind: 'train';
+  id: number;
+  dataset: DatasetSource;
+  settings: TrainSettings;
+}
+
 /**
  * Everything the worker understands. The engine's requests (load a model, train, generate, export)
  * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
  */
-export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest;
+export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest;
 
 export type RequestKind = Request['kind'];
 
@@ -97,8 +125,22 @@ export interface EvaluateResult {
   tokens: number;
 }
 
+export interface TrainResult {
+  steps: number;
+  trainableParameters: number;
+  /** Validation loss of the base model (before training) and of the best step. */
+  valLossBefore: number | null;
+  valLossAfter: number | null;
+  losses: number[];
+  peakBytes: number;
+  elapsedMs: number;
+  trainRows: number;
+  valRows: number;
+}
+
 /** The `value` of a result reply, per request kind. */
 export interface ResultOf {
+  train: TrainResult;
   init: InitResult;
   loadModel: ModelInfoResult;
   generate: GenerateResult;
@@ -134,6 +176,19 @@ export interface ProgressReply {
   message: string;
   /** 0..1 when the work has a known size. */
   fraction?: number;
+  /** Training: the step just finished, or a validation result. */
+  metrics?: TrainMetrics;
+}
+
+export interface TrainMetrics {
+  step: number;
+  totalSteps: number;
+  loss?: number;
+  valLoss?: number;
+  lr?: number;
+  tokensPerSecond?: number;
+  etaMs?: number;
+  peakBytes?: number;
 }
 
 export type FinalReply = ResultReply | ErrorReply;

@@ -3,7 +3,7 @@
 
 import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
-import type { AdapterInfo, GpuLimitsInfo, ModelInfoResult } from '../protocol/messages.ts';
+import type { AdapterInfo, GpuLimitsInfo, ModelInfoResult, TrainMetrics, TrainResult } from '../protocol/messages.ts';
 
 /**
  * checking: looking for WebGPU (main thread, then the worker's adapter)
@@ -33,6 +33,15 @@ export interface AppState {
   modelStatus: 'none' | 'loading' | 'ready' | 'error';
   /** The current load's progress message, or why it failed. */
   modelMessage: string | null;
+  training: TrainingState;
+}
+
+export interface TrainingState {
+  status: 'idle' | 'training' | 'done' | 'error';
+  /** One entry per finished step (loss) or validation (valLoss). */
+  points: TrainMetrics[];
+  message: string | null;
+  result: TrainResult | null;
 }
 
 export interface AppActions {
@@ -43,6 +52,10 @@ export interface AppActions {
   modelLoading(message: string): void;
   modelLoaded(info: ModelInfoResult): void;
   modelFailed(message: string): void;
+  trainingStarted(): void;
+  trainingProgress(message: string, metrics?: TrainMetrics): void;
+  trainingDone(result: TrainResult): void;
+  trainingFailed(message: string): void;
 }
 
 export type AppStore = AppState & AppActions;
@@ -60,6 +73,7 @@ export const initialState: AppState = {
   model: null,
   modelStatus: 'none',
   modelMessage: null,
+  training: { status: 'idle', points: [], message: null, result: null },
 };
 
 export function createAppStore(init: Partial<AppState> = {}) {
@@ -74,6 +88,11 @@ export function createAppStore(init: Partial<AppState> = {}) {
     modelLoading: (message) => set({ modelStatus: 'loading', modelMessage: message }),
     modelLoaded: (info) => set({ model: info, modelStatus: 'ready', modelMessage: null }),
     modelFailed: (message) => set((s) => ({ modelStatus: s.model ? 'ready' : 'error', modelMessage: message })),
+    trainingStarted: () => set({ training: { status: 'training', points: [], message: 'starting', result: null } }),
+    trainingProgress: (message, metrics) =>
+      set((s) => ({ training: { ...s.training, message, points: metrics ? [...s.training.points, metrics] : s.training.points } })),
+    trainingDone: (result) => set((s) => ({ training: { ...s.training, status: 'done', result, message: null } })),
+    trainingFailed: (message) => set((s) => ({ training: { ...s.training, status: 'error', message } })),
   }));
 }
 

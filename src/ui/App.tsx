@@ -5,6 +5,7 @@ import { GpuStatus } from './GpuStatus.tsx';
 import { LogView } from './LogView.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
 import { Playground } from './Playground.tsx';
+import { TrainPanel } from './TrainPanel.tsx';
 import { Unsupported } from './Unsupported.tsx';
 
 export function App() {
@@ -34,6 +35,7 @@ export function App() {
           <>
             <GpuStatus />
             <ModelPanel />
+            <TrainPanel />
             <Playground />
           </>
         )}

@@ -1,17 +1,34 @@
-// Try the model: continue a prompt (greedy by default) and see the text and the speed.
+// Try the model: continue a prompt (greedy by default). Once an adapter is trained, the base model
+// and the adapter answer side by side.
 
 import { useState } from 'react';
 import type { GenerateResult } from '../protocol/messages.ts';
 import { useAppStore } from '../state/store.ts';
 import { useEngine } from './engine-context.ts';
 
+function Output({ title, prompt, result, testId }: { title: string; prompt: string; result: GenerateResult; testId: string }) {
+  return (
+    <div data-testid={testId} data-tokens={JSON.stringify(result.tokens)} data-prompt-tokens={JSON.stringify(result.promptTokens)} data-text={result.text}>
+      <h3>{title}</h3>
+      <pre className="output">
+        <span className="muted">{prompt}</span>
+        {result.text}
+      </pre>
+      <p className="muted">
+        {result.tokens.length} tokens, {result.tokensPerSecond.toFixed(1)} tokens/s
+      </p>
+    </div>
+  );
+}
+
 export function Playground() {
   const engine = useEngine();
   const ready = useAppStore((s) => s.modelStatus === 'ready');
-  const [prompt, setPrompt] = useState('Once upon a time');
-  const [maxNewTokens, setMaxNewTokens] = useState(32);
+  const trained = useAppStore((s) => s.training.status === 'done');
+  const [prompt, setPrompt] = useState('Question: The LORD is my shepherd;\nAnswer:');
+  const [maxNewTokens, setMaxNewTokens] = useState(24);
   const [temperature, setTemperature] = useState(0);
-  const [result, setResult] = useState<GenerateResult | null>(null);
+  const [results, setResults] = useState<{ base: GenerateResult; tuned: GenerateResult | null; prompt: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   if (!engine) return null;
@@ -21,7 +38,10 @@ export function Playground() {
     setBusy(true);
     setError(null);
     try {
-      setResult(await engine.request<'generate'>({ kind: 'generate', prompt, maxNewTokens, temperature, seed: 0 }));
+      const ask = (useAdapter: boolean) => engine.request<'generate'>({ kind: 'generate', prompt, maxNewTokens, temperature, seed: 0, useAdapter });
+      const base = await ask(false);
+      const tuned = trained ? await ask(true) : null;
+      setResults({ base, tuned, prompt });
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -43,19 +63,14 @@ export function Playground() {
           <input type="number" min={0} step={0.1} value={temperature} onChange={(e) => setTemperature(Number(e.target.value))} />
         </label>
         <button type="button" disabled={!ready || busy || !prompt} onClick={() => void run()} data-testid="generate">
-          {busy ? 'Generating…' : 'Generate'}
+          {busy ? 'Generating…' : trained ? 'Generate (base and adapter)' : 'Generate'}
         </button>
       </div>
       {error && <p className="error-text">{error}</p>}
-      {result && (
-        <div data-testid="generation" data-tokens={JSON.stringify(result.tokens)} data-prompt-tokens={JSON.stringify(result.promptTokens)}>
-          <pre className="output">
-            <span className="muted">{prompt}</span>
-            {result.text}
-          </pre>
-          <p className="muted">
-            {result.tokens.length} tokens, {result.tokensPerSecond.toFixed(1)} tokens/s
-          </p>
+      {results && (
+        <div className={results.tuned ? 'side-by-side' : ''}>
+          <Output title={results.tuned ? 'Base model' : 'Output'} prompt={results.prompt} result={results.base} testId="generation" />
+          {results.tuned && <Output title="With the adapter" prompt={results.prompt} result={results.tuned} testId="generation-adapter" />}
         </div>
       )}
     </section>

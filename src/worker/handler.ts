@@ -14,6 +14,7 @@ import type {
   RequestKind,
   ResultOf,
   ResultReply,
+  TrainMetrics,
 } from '../protocol/messages.ts';
 import { EngineSession } from './session.ts';
 
@@ -31,7 +32,7 @@ export interface Handler extends EngineApi {
 }
 
 /** Every request kind, checked by the compiler against the protocol's Request union. */
-const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true };
+const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true };
 const KNOWN_KINDS = Object.keys(KINDS);
 
 export function createHandler(deps: HandlerDeps = {}): Handler {
@@ -57,12 +58,15 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
   }
 
   async function run(req: Request, onProgress: ProgressSink | undefined): Promise<ResultOf[RequestKind]> {
-    const progress = (message: string, fraction?: number): void => {
+    const progress = (message: string, fraction?: number, metrics?: TrainMetrics): void => {
       if (!onProgress) return;
       try {
         // Through comlink the sink is a proxy whose call returns a promise; a UI that went away
         // must not break the work, so its failures are ignored.
-        const r: unknown = onProgress({ type: 'progress', id: req.id, kind: req.kind, message, ...(fraction === undefined ? {} : { fraction }) });
+        const r: unknown = onProgress({
+          type: 'progress', id: req.id, kind: req.kind, message,
+          ...(fraction === undefined ? {} : { fraction }), ...(metrics ? { metrics } : {}),
+        });
         if (r instanceof Promise) r.catch(() => undefined);
       } catch {
         // as above
@@ -77,6 +81,8 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         return (await engine(progress)).generate(req, progress);
       case 'evaluate':
         return (await engine(progress)).evaluate(req);
+      case 'train':
+        return (await engine(progress)).train(req, progress);
     }
   }
 

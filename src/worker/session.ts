@@ -15,12 +15,25 @@ import type {
   EvaluateResult,
   GenerateRequest,
   GenerateResult,
+  DatasetSource,
   LoadModelRequest,
   ModelInfoResult,
   ModelSource,
+  TrainMetrics,
+  TrainRequest,
+  TrainResult,
 } from '../protocol/messages.ts';
+import { fileChunks } from '../data/browser-read.ts';
+import { loadChatTemplate } from '../data/chat-template.ts';
+import { prepareDataset, splitValidation } from '../data/prepare.ts';
+import { readDataset } from '../data/read.ts';
+import { FormatError } from '../formats/errors.ts';
+import { DEFAULT_LORA, initLora, type LoraConfig, parseTargets } from '../lora/config.ts';
+import { destroyLora } from '../lora/gpu-lora.ts';
+import { loraTrainable, releaseTrainable, type Trainable } from '../train/trainable.ts';
+import { DEFAULT_TRAIN, train } from '../train/trainer.ts';
 
-type Progress = (message: string, fraction?: number) => void;
+type Progress = (message: string, fraction?: number, metrics?: TrainMetrics) => void;
 
 function filesOf(source: ModelSource, progress: Progress): ModelFiles {
   switch (source.kind) {
@@ -46,8 +59,27 @@ export class NoModelError extends Error {
   }
 }
 
+/** The bytes of a dataset as they arrive, from the app's server or a dropped file. */
+async function* datasetChunks(source: DatasetSource): AsyncIterable<Uint8Array> {
+  if (source.kind === 'file') {
+    yield* fileChunks(source.file);
+    return;
+  }
+  const res = await fetch(source.url);
+  if (!res.ok || !res.body) throw new FormatError(source.url, `could not be fetched (HTTP ${res.status})`);
+  const reader = res.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
+
 export class EngineSession {
   private model: LoadedModel | null = null;
+  private files: ModelFiles | null = null;
+  /** The adapter trained in this session, applied when generating unless asked not to. */
+  private adapter: Trainable | null = null;
 
   constructor(private readonly gpu: Gpu) {}
 
@@ -59,13 +91,16 @@ export class EngineSession {
       onProgress: (stage, done, total) => progress(`${stage}: ${Math.round((100 * done) / total)}%`, done / total),
     });
     // The old model stays usable until the new one has loaded.
+    this.dropAdapter();
     if (this.model) destroyModel(this.model);
     this.model = next;
+    this.files = files;
     return modelInfo(next);
   }
 
   async generate(req: GenerateRequest, progress: Progress): Promise<GenerateResult> {
     const model = this.need();
+    model.lora = req.useAdapter === false ? null : (this.adapter?.lora ?? null);
     const promptTokens = model.tokenizer.encode(req.prompt);
     const start = performance.now();
     const tokens = await generateTokens(model, promptTokens, {
@@ -88,9 +123,51 @@ export class EngineSession {
     return evaluate(this.need(), req.rows, { batchSize: req.batchSize });
   }
 
+  async train(req: TrainRequest, progress: Progress): Promise<TrainResult> {
+    const model = this.need();
+    const s = req.settings;
+    const name = req.dataset.kind === 'url' ? req.dataset.name : req.dataset.file.name;
+    progress(`reading ${name}`);
+    const read = await readDataset(name, datasetChunks(req.dataset), { onBadRow: 'skip' });
+    const template = await loadChatTemplate(this.files!);
+    const seqLen = Math.min(s.seqLen, model.maxPositions);
+    const prepared = prepareDataset(read.examples, { tokenizer: model.tokenizer, template, mask: 'prompt', seqLen, packing: false, vocabSize: model.cfg.vocabSize });
+    for (const w of prepared.warnings) progress(`warning: ${w}`);
+    const { train: rows, val } = s.valSplit > 0 ? splitValidation(prepared.rows, s.valSplit, s.seed) : { train: prepared.rows, val: [] };
+    const lc: LoraConfig = { ...DEFAULT_LORA, rank: s.rank, alpha: s.alpha, dropout: s.dropout, targets: parseTargets(s.targets) };
+    this.dropAdapter();
+    model.lora = null;
+    const valLossBefore = val.length ? (await evaluate(model, val, { seqLen, batchSize: s.batchSize })).loss : null;
+    if (valLossBefore !== null) progress(`validation loss before training ${valLossBefore.toFixed(4)}`, 0, { step: 0, totalSteps: s.steps, valLoss: valLossBefore });
+    const trainable = loraTrainable(model.gpu, initLora(model.cfg, lc, s.seed));
+    this.adapter = trainable;
+    const result = await train(model, trainable, rows, val.length ? val : null, {
+      ...DEFAULT_TRAIN, lr: s.lr, steps: s.steps, batchSize: s.batchSize, seqLen, seed: s.seed, dropout: s.dropout, evalEvery: s.evalEvery,
+    }, {
+      onStep: (r) => progress(`step ${r.step}/${r.totalSteps}: loss ${r.loss.toFixed(4)}`, r.step / r.totalSteps, {
+        step: r.step, totalSteps: r.totalSteps, loss: r.loss, lr: r.lr, tokensPerSecond: r.tokensPerSecond, etaMs: r.etaMs, peakBytes: r.peakBytes,
+      }),
+      onEval: (r) => progress(`validation loss ${r.valLoss.toFixed(4)} at step ${r.step}`, undefined, { step: r.step, totalSteps: s.steps, valLoss: r.valLoss }),
+    });
+    return {
+      steps: result.steps, trainableParameters: trainable.count, valLossBefore, valLossAfter: result.bestValLoss,
+      losses: result.losses, peakBytes: result.peakBytes, elapsedMs: result.elapsedMs, trainRows: rows.length, valRows: val.length,
+    };
+  }
+
   dispose(): void {
+    this.dropAdapter();
     if (this.model) destroyModel(this.model);
     this.model = null;
+  }
+
+  private dropAdapter(): void {
+    if (this.adapter && this.model) {
+      if (this.model.lora === this.adapter.lora) this.model.lora = null;
+      destroyLora(this.model.gpu, this.adapter.lora!);
+      releaseTrainable(this.model.gpu, this.adapter);
+    }
+    this.adapter = null;
   }
 
   private need(): LoadedModel {

@@ -1,0 +1,80 @@
+// Train a LoRA adapter: pick a sample dataset (or drop a file), one click, and watch the loss.
+
+import { useState } from 'react';
+import type { DatasetSource } from '../protocol/messages.ts';
+import { appStore, useAppStore } from '../state/store.ts';
+import { formatBytes } from '../util/format.ts';
+import { useEngine } from './engine-context.ts';
+import { LossChart } from './LossChart.tsx';
+import { QUICK_PRESET, SAMPLE_DATASETS, sampleSource } from './samples.ts';
+
+export function TrainPanel() {
+  const engine = useEngine();
+  const modelReady = useAppStore((s) => s.modelStatus === 'ready');
+  const training = useAppStore((s) => s.training);
+  const [sample, setSample] = useState<string>(SAMPLE_DATASETS[0].file);
+  const [dropped, setDropped] = useState<File | null>(null);
+  if (!engine) return null;
+  const busy = training.status === 'training';
+  const last = [...training.points].reverse().find((p) => p.loss !== undefined);
+  const r = training.result;
+
+  async function start() {
+    if (!engine) return;
+    const { trainingStarted, trainingProgress, trainingDone, trainingFailed } = appStore.getState();
+    const dataset: DatasetSource = dropped ? { kind: 'file', file: dropped } : sampleSource(sample);
+    trainingStarted();
+    let done = false;
+    try {
+      const result = await engine.request<'train'>({ kind: 'train', dataset, settings: QUICK_PRESET }, (p) => {
+        if (!done) trainingProgress(p.message, p.metrics);
+      });
+      done = true;
+      trainingDone(result);
+    } catch (e) {
+      done = true;
+      trainingFailed((e as Error).message);
+    }
+  }
+
+  return (
+    <section className="card" data-testid="train-panel" data-train-status={training.status}>
+      <h2>Train a LoRA adapter</h2>
+      <div className="row">
+        <label>
+          Dataset{' '}
+          <select aria-label="Sample dataset" value={sample} disabled={busy || dropped !== null} onChange={(e) => setSample(e.target.value)}>
+            {SAMPLE_DATASETS.map((d) => (
+              <option key={d.file} value={d.file}>
+                {d.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <input type="file" accept=".jsonl,.json,.csv,.tsv,.txt" disabled={busy} data-testid="dataset-file" onChange={(e) => setDropped(e.target.files?.[0] ?? null)} />
+      </div>
+      <p className="muted">
+        Quick preset: LoRA r={QUICK_PRESET.rank}, alpha {QUICK_PRESET.alpha} (scaling alpha/r = {QUICK_PRESET.alpha / QUICK_PRESET.rank}) on all
+        linear layers, learning rate {QUICK_PRESET.lr}, {QUICK_PRESET.steps} steps of {QUICK_PRESET.batchSize} rows,{' '}
+        {Math.round(QUICK_PRESET.valSplit * 100)}% held out for validation.
+      </p>
+      <button type="button" disabled={!modelReady || busy} onClick={() => void start()} data-testid="train">
+        {busy ? 'Training…' : 'Train'}
+      </button>
+      {training.message && <p className={training.status === 'error' ? 'error-text' : 'muted'} data-testid="train-message">{training.message}</p>}
+      {last && (
+        <p className="muted" data-testid="train-progress">
+          step {last.step}/{last.totalSteps} · loss {last.loss?.toFixed(4)} · {last.tokensPerSecond?.toFixed(0)} tokens/s · ETA{' '}
+          {((last.etaMs ?? 0) / 1000).toFixed(0)} s · GPU memory {formatBytes(last.peakBytes ?? 0)}
+        </p>
+      )}
+      {training.points.length > 0 && <LossChart points={training.points} />}
+      {r && (
+        <p data-testid="train-result" data-val-before={r.valLossBefore ?? ''} data-val-after={r.valLossAfter ?? ''}>
+          Trained {r.trainableParameters.toLocaleString('en')} parameters in {(r.elapsedMs / 1000).toFixed(1)} s on {r.trainRows} rows. Validation loss{' '}
+          {r.valLossBefore?.toFixed(4)} → {r.valLossAfter?.toFixed(4)}.
+        </p>
+      )}
+    </section>
+  );
+}
