@@ -3,7 +3,7 @@
 // Dimension key: R = rows, Rc = rows per chunk, V = vocab, Vc = vocab rows of one weight chunk, H = hidden.
 
 import type { Gpu } from '../gpu/device.ts';
-import { readBuffer, readF32, Recorder, STORAGE, uploadBuffer } from '../gpu/recorder.ts';
+import { type Binding, readBuffer, readF32, Recorder, STORAGE, uploadBuffer } from '../gpu/recorder.ts';
 import { crossEntropyChunkForward, lossesFromState } from '../kernels/cross-entropy.ts';
 import { matmulForward } from '../kernels/matmul.ts';
 import type { GpuMatrix } from '../kernels/weights.ts';
@@ -21,37 +21,70 @@ export function rowsPerChunk(gpu: Gpu, head: GpuMatrix, R: number): number {
   return Math.max(ROW_ALIGN, Math.floor(rows / ROW_ALIGN) * ROW_ALIGN);
 }
 
+/** One block of logits: rows r0 .. r0+rows of the hidden states against one chunk of the head. */
+export interface LogitsBlock {
+  /** hidden[r0 : r0+rows], targets and loss state of those rows, as bindings. */
+  x: Binding;
+  targets: Binding;
+  state: Binding;
+  rows: number;
+  r0: number;
+  /** The head chunk as a one-chunk matrix, and the vocabulary id of its first row. */
+  w: GpuMatrix;
+  v0: number;
+  firstChunk: boolean;
+}
+
+/**
+ * Walks the [R, V] logits block by block (rows in chunks, the vocabulary in the head's chunks), so
+ * no more than [Rc, Vc] logits exist at once. hidden: [R, H]  targets: [R] i32  state: [R, 4]
+ */
+export function forEachLogitsBlock(
+  gpu: Gpu,
+  head: GpuMatrix,
+  b: { hidden: GPUBuffer; targets: GPUBuffer; state: GPUBuffer; R: number },
+  visit: (block: LogitsBlock) => void,
+): void {
+  const H = head.cols;
+  const Rc = rowsPerChunk(gpu, head, b.R);
+  for (let r0 = 0; r0 < b.R; r0 += Rc) {
+    const rows = Math.min(Rc, b.R - r0);
+    head.chunks.forEach((c, i) =>
+      visit({
+        x: { buffer: b.hidden, offset: r0 * H * 4, size: rows * H * 4 },
+        targets: { buffer: b.targets, offset: r0 * 4, size: rows * 4 },
+        state: { buffer: b.state, offset: r0 * 16, size: rows * 16 },
+        rows,
+        r0,
+        w: { dtype: head.dtype, rows: c.rows, cols: H, chunks: [{ ...c, row0: 0 }] },
+        v0: c.row0,
+        firstChunk: i === 0,
+      }),
+    );
+  }
+}
+
+/** Floats of the largest logits block: [Rc, Vc]. */
+export function logitsBlockFloats(gpu: Gpu, head: GpuMatrix, R: number): number {
+  return rowsPerChunk(gpu, head, R) * Math.max(...head.chunks.map((c) => c.rows));
+}
+
 /**
  * Sum of -log p(target) over rows with a target, and their count.
  * hidden: [R, H] f32 (final-normed)   targets: [R] i32 (-100 = none)
  */
 export async function lossSum(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, targets: Int32Array): Promise<{ sum: number; count: number }> {
   const R = targets.length;
-  const H = head.cols;
-  const Rc = rowsPerChunk(gpu, head, R);
-  const widest = Math.max(...head.chunks.map((c) => c.rows));
   const tgt = uploadBuffer(gpu, targets, 'targets');
   const state = gpu.pool.acquire(R * 16, STORAGE, 'ce_state'); // [R, 4]
-  const logits = gpu.pool.acquire(Rc * widest * 4, STORAGE, 'logits'); // [Rc, Vc]
-  for (let r0 = 0; r0 < R; r0 += Rc) {
-    const rows = Math.min(Rc, R - r0);
-    head.chunks.forEach((c, i) => {
-      // Each chunk gets its own submit so one never holds more than Rc x Vc logits of work.
-      const rec = new Recorder(gpu);
-      const part: GpuMatrix = { dtype: head.dtype, rows: c.rows, cols: H, chunks: [{ ...c, row0: 0 }] };
-      matmulForward(rec, { x: { buffer: hidden, offset: r0 * H * 4, size: rows * H * 4 }, w: part, y: logits, M: rows });
-      crossEntropyChunkForward(rec, {
-        logits,
-        targets: { buffer: tgt, offset: r0 * 4, size: rows * 4 },
-        state: { buffer: state, offset: r0 * 16, size: rows * 16 },
-        R: rows,
-        Vc: c.rows,
-        v0: c.row0,
-        first: i === 0,
-      });
-      rec.submit();
-    });
-  }
+  const logits = gpu.pool.acquire(logitsBlockFloats(gpu, head, R) * 4, STORAGE, 'logits'); // [Rc, Vc]
+  forEachLogitsBlock(gpu, head, { hidden, targets: tgt, state, R }, (k) => {
+    // Each block gets its own submit so one never holds more than Rc x Vc logits of work.
+    const rec = new Recorder(gpu);
+    matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
+    crossEntropyChunkForward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, first: k.firstChunk });
+    rec.submit();
+  });
   const st = await readF32(gpu, state, 0, R * 4);
   for (const b of [tgt, state, logits]) gpu.pool.release(b);
   return lossesFromState(st, targets);

@@ -18,9 +18,8 @@ import { segmentStarts } from '../kernels/segments.ts';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from '../kernels/rmsnorm.ts';
 import { ropeBackward, ropeForward } from '../kernels/rope.ts';
 import { swigluBackward, swigluForward } from '../kernels/swiglu.ts';
-import type { GpuMatrix } from '../kernels/weights.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { rowsPerChunk } from '../model/lm-head.ts';
+import { forEachLogitsBlock, logitsBlockFloats } from '../model/lm-head.ts';
 import type { LoadedModel } from '../model/model.ts';
 import { LINEAR_MODULES, linearName, linearShape, type LinearModule } from '../model/params.ts';
 import type { Trainable } from './trainable.ts';
@@ -273,36 +272,28 @@ class Step {
     const gpu = this.gpu;
     const head = this.model.weights.lmHead;
     const { R } = this;
-    const H = head.cols;
-    const Rc = rowsPerChunk(gpu, head, R);
-    const widest = Math.max(...head.chunks.map((c) => c.rows));
-    const logits = this.buf(Rc * widest, 'logits'); // [Rc, Vc]
+    const logits = this.buf(logitsBlockFloats(gpu, head, R), 'logits'); // [Rc, Vc]
     const headGrad = this.train.gradOf.get(this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
-    for (let r0 = 0; r0 < R; r0 += Rc) {
-      const rows = Math.min(Rc, R - r0);
-      const x: Binding = { buffer: hidden, offset: r0 * H * 4, size: rows * H * 4 };
-      const tg: Binding = { buffer: targets, offset: r0 * 4, size: rows * 4 };
-      const st: Binding = { buffer: state, offset: r0 * 16, size: rows * 16 };
-      const dx: Binding = { buffer: dHidden, offset: r0 * H * 4, size: rows * H * 4 };
-      const parts = head.chunks.map((c): [GpuMatrix, number] => [{ dtype: head.dtype, rows: c.rows, cols: H, chunks: [{ ...c, row0: 0 }] }, c.row0]);
-      for (const pass of ['lse', 'grad'] as const) {
-        parts.forEach(([w, v0], i) => {
-          const rec = new Recorder(gpu);
-          matmulForward(rec, { x, w, y: logits, M: rows });
-          if (pass === 'lse') {
-            crossEntropyChunkForward(rec, { logits, targets: tg, state: st, R: rows, Vc: w.rows, v0, first: i === 0 });
-          } else {
-            crossEntropyBackward(rec, { logits, targets: tg, state: st, R: rows, Vc: w.rows, v0, scale: this.s.lossScale });
-            matmulInputGrad(rec, { dy: logits, w, dx, M: rows, accumulate: i > 0 });
-            if (headGrad) {
-              if (head.chunks.length > 1 || Rc < R) throw new Error('full fine-tuning needs the LM head and the rows in one chunk');
-              matmulWeightGrad(rec, { dy: logits, x: hidden, dw: headGrad, M: rows, N: w.rows, K: H, accumulate: true });
-            }
-          }
-          rec.submit();
-        });
-      }
+    if (headGrad && (head.chunks.length > 1 || logitsBlockFloats(gpu, head, R) < R * head.rows)) {
+      throw new Error('full fine-tuning needs the LM head and the rows in one chunk');
     }
+    const blocks = { hidden, targets, state, R };
+    // First pass: the running log-sum-exp of every row; second: softmax - onehot, block by block.
+    forEachLogitsBlock(gpu, head, blocks, (k) => {
+      const rec = new Recorder(gpu);
+      matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
+      crossEntropyChunkForward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, first: k.firstChunk });
+      rec.submit();
+    });
+    forEachLogitsBlock(gpu, head, blocks, (k) => {
+      const rec = new Recorder(gpu);
+      matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
+      crossEntropyBackward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, scale: this.s.lossScale });
+      const dx: Binding = { buffer: dHidden, offset: k.x.offset, size: k.x.size };
+      matmulInputGrad(rec, { dy: logits, w: k.w, dx, M: k.rows, accumulate: !k.firstChunk });
+      if (headGrad) matmulWeightGrad(rec, { dy: logits, x: hidden, dw: headGrad, M: k.rows, N: k.w.rows, K: head.cols, accumulate: true });
+      rec.submit();
+    });
   }
 }
 
