@@ -7,7 +7,7 @@ import { expect, test } from '@playwright/test';
 import { parseModelConfig } from '../src/model/config.ts';
 import { loadReferenceWeights, referenceGreedy } from '../src/model/reference.ts';
 
-const DEMO = join(import.meta.dirname, '..', 'public', 'models', 'tiny-random-llama');
+const DEMO = join(import.meta.dirname, '..', 'public', 'models', 'kjv-llama');
 
 test('loads the bundled demo model and generates what the reference generates', async ({ page }) => {
   const files = new Map(readdirSync(DEMO).map((f) => [f, new Uint8Array(readFileSync(join(DEMO, f)))]));
@@ -16,7 +16,7 @@ test('loads the bundled demo model and generates what the reference generates', 
   await page.goto('/');
   const panel = page.getByTestId('model-panel');
   await expect(panel).toHaveAttribute('data-model-status', 'ready', { timeout: 60_000 });
-  await expect(page.getByTestId('model-name')).toContainText('tiny-random-llama');
+  await expect(page.getByTestId('model-name')).toContainText('kjv-llama');
   const params = Number((await page.getByTestId('model-parameters').innerText()).replace(/,/g, ''));
   expect(params).toBeGreaterThan(10_000);
 
@@ -42,5 +42,5 @@ test('a failed model load says why and keeps the model that was loaded', async (
   ]);
   await expect(page.getByTestId('model-message')).toContainText('model.safetensors', { timeout: 30_000 });
   await expect(page.getByTestId('model-panel')).toHaveAttribute('data-model-status', 'ready');
-  await expect(page.getByTestId('model-name')).toContainText('tiny-random-llama');
+  await expect(page.getByTestId('model-name')).toContainText('kjv-llama');
 });

@@ -14,6 +14,7 @@ export function TrainPanel() {
   const training = useAppStore((s) => s.training);
   const [sample, setSample] = useState<string>(SAMPLE_DATASETS[0].file);
   const [dropped, setDropped] = useState<File | null>(null);
+  const [steps, setSteps] = useState(QUICK_PRESET.steps);
   if (!engine) return null;
   const busy = training.status === 'training';
   const last = [...training.points].reverse().find((p) => p.loss !== undefined);
@@ -26,7 +27,8 @@ export function TrainPanel() {
     trainingStarted();
     let done = false;
     try {
-      const result = await engine.request<'train'>({ kind: 'train', dataset, settings: QUICK_PRESET }, (p) => {
+      const settings = { ...QUICK_PRESET, steps, evalEvery: Math.max(1, Math.round(steps / 4)) };
+      const result = await engine.request<'train'>({ kind: 'train', dataset, settings }, (p) => {
         if (!done) trainingProgress(p.message, p.metrics);
       });
       done = true;
@@ -52,10 +54,14 @@ export function TrainPanel() {
           </select>
         </label>
         <input type="file" accept=".jsonl,.json,.csv,.tsv,.txt" disabled={busy} data-testid="dataset-file" onChange={(e) => setDropped(e.target.files?.[0] ?? null)} />
+        <label>
+          Steps{' '}
+          <input type="number" min={1} max={100000} value={steps} disabled={busy} onChange={(e) => setSteps(Math.max(1, Number(e.target.value) || 1))} />
+        </label>
       </div>
       <p className="muted">
         Quick preset: LoRA r={QUICK_PRESET.rank}, alpha {QUICK_PRESET.alpha} (scaling alpha/r = {QUICK_PRESET.alpha / QUICK_PRESET.rank}) on all
-        linear layers, learning rate {QUICK_PRESET.lr}, {QUICK_PRESET.steps} steps of {QUICK_PRESET.batchSize} rows,{' '}
+        linear layers, learning rate {QUICK_PRESET.lr}, steps of {QUICK_PRESET.batchSize} rows,{' '}
         {Math.round(QUICK_PRESET.valSplit * 100)}% held out for validation.
       </p>
       <button type="button" disabled={!modelReady || busy} onClick={() => void start()} data-testid="train">

@@ -19,7 +19,7 @@ const file = (path: string) => new File([new Uint8Array(readFileSync(path))], pa
 const styled = (text: string) => /^\s*Verily,/.test(text);
 
 describe('the demo model learns the sample style with the quick preset', () => {
-  it('validation loss falls by at least 30% and held-out answers take the "Verily, ..." structure', async () => {
+  it('validation loss falls by at least 15% and held-out answers take the "Verily, ..." structure', async () => {
     const h = createHandler({ openGpu: (o) => createNodeGpu(o) });
     try {
       const dir = join(PUBLIC, 'models', DEMO_MODEL);
@@ -29,7 +29,7 @@ describe('the demo model learns the sample style with the quick preset', () => {
       if (t.type === 'error') throw new Error(t.message);
       const r = t.value as TrainResult;
       console.log(`demo: validation loss ${r.valLossBefore} -> ${r.valLossAfter} in ${(r.elapsedMs / 1000).toFixed(1)} s (${r.steps} steps, lavapipe)`);
-      expect(r.valLossAfter!).toBeLessThan(0.7 * r.valLossBefore!);
+      expect(r.valLossAfter!).toBeLessThan(0.85 * r.valLossBefore!);
 
       // Questions whose verses are not in the dataset.
       const questions = ['The LORD is my shepherd;', 'In the beginning God created the heaven and the earth,', 'Blessed are the meek:'];
