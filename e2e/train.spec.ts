@@ -2,7 +2,9 @@
 // button runs LoRA in the worker on real WebGPU (SwiftShader here), the loss chart fills in, the
 // validation loss falls, and the playground shows the base model and the adapter side by side.
 
+import { readFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
+import { unzipSync } from 'fflate';
 
 test.setTimeout(600_000);
 
@@ -32,5 +34,15 @@ test('trains the demo model on the sample dataset and compares base and adapter'
   const tunedText = (await tuned.getAttribute('data-text')) ?? '';
   console.log(`base: ${JSON.stringify(baseText)}\nadapter: ${JSON.stringify(tunedText)}`);
   expect(tunedText).not.toBe(baseText);
+
+  // The adapter leaves the tab as a PEFT zip and as a GGUF LoRA.
+  const [zip] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-peft').click()]);
+  expect(zip.suggestedFilename()).toBe('kjv-llama-lora.zip');
+  const entries = unzipSync(new Uint8Array(await readFile((await zip.path())!)));
+  expect(Object.keys(entries).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  expect(JSON.parse(new TextDecoder().decode(entries['adapter_config.json']))).toMatchObject({ peft_type: 'LORA', r: 8, lora_alpha: 16 });
+  const [gguf] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-gguf').click()]);
+  const ggufBytes = new Uint8Array(await readFile((await gguf.path())!));
+  expect(new TextDecoder().decode(ggufBytes.subarray(0, 4))).toBe('GGUF');
   expect(errors).toEqual([]);
 });

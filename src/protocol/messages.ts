@@ -91,11 +91,19 @@ export interface TrainRequest {
   settings: TrainSettings;
 }
 
+/** The adapter trained in this session as a file to download. */
+export interface ExportAdapterRequest {
+  kind: 'exportAdapter';
+  id: number;
+  /** peft: a zip of the PEFT folder; gguf: a GGUF LoRA for llama.cpp. */
+  format: 'peft' | 'gguf';
+}
+
 /**
  * Everything the worker understands. The engine's requests (load a model, train, generate, export)
  * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
  */
-export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest;
+export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | ExportAdapterRequest;
 
 export type RequestKind = Request['kind'];
 
@@ -138,8 +146,15 @@ export interface TrainResult {
   valRows: number;
 }
 
+export interface ExportAdapterResult {
+  fileName: string;
+  mimeType: string;
+  bytes: Uint8Array;
+}
+
 /** The `value` of a result reply, per request kind. */
 export interface ResultOf {
+  exportAdapter: ExportAdapterResult;
   train: TrainResult;
   init: InitResult;
   loadModel: ModelInfoResult;

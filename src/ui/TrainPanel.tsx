@@ -20,6 +20,21 @@ export function TrainPanel() {
   const last = [...training.points].reverse().find((p) => p.loss !== undefined);
   const r = training.result;
 
+  async function download(format: 'peft' | 'gguf') {
+    if (!engine) return;
+    try {
+      const file = await engine.request<'exportAdapter'>({ kind: 'exportAdapter', format });
+      const url = URL.createObjectURL(new Blob([file.bytes as Uint8Array<ArrayBuffer>], { type: file.mimeType }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = file.fileName;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (e) {
+      appStore.getState().addLog('error', `download failed: ${(e as Error).message}`);
+    }
+  }
+
   async function start() {
     if (!engine) return;
     const { trainingStarted, trainingProgress, trainingDone, trainingFailed } = appStore.getState();
@@ -80,6 +95,16 @@ export function TrainPanel() {
           Trained {r.trainableParameters.toLocaleString('en')} parameters in {(r.elapsedMs / 1000).toFixed(1)} s on {r.trainRows} rows. Validation loss{' '}
           {r.valLossBefore?.toFixed(4)} → {r.valLossAfter?.toFixed(4)}.
         </p>
+      )}
+      {r && (
+        <div className="row">
+          <button type="button" onClick={() => void download('peft')} data-testid="download-peft">
+            Download PEFT adapter (.zip)
+          </button>
+          <button type="button" onClick={() => void download('gguf')} data-testid="download-gguf">
+            Download GGUF LoRA (llama.cpp)
+          </button>
+        </div>
       )}
     </section>
   );

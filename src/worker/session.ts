@@ -16,6 +16,8 @@ import type {
   GenerateRequest,
   GenerateResult,
   DatasetSource,
+  ExportAdapterRequest,
+  ExportAdapterResult,
   LoadModelRequest,
   ModelInfoResult,
   ModelSource,
@@ -30,7 +32,11 @@ import { readDataset } from '../data/read.ts';
 import { FormatError } from '../formats/errors.ts';
 import { DEFAULT_LORA, initLora, type LoraConfig, parseTargets } from '../lora/config.ts';
 import { destroyLora } from '../lora/gpu-lora.ts';
-import { loraTrainable, releaseTrainable, type Trainable } from '../train/trainable.ts';
+import { loraTrainable, readLoraWeights, releaseTrainable, type Trainable } from '../train/trainable.ts';
+import { zipSync } from 'fflate';
+import { loraToGguf } from '../formats/gguf-lora.ts';
+import { peftAdapterFiles } from '../formats/peft-write.ts';
+import type { LoraWeights } from '../lora/adapter.ts';
 import { DEFAULT_TRAIN, train } from '../train/trainer.ts';
 
 type Progress = (message: string, fraction?: number, metrics?: TrainMetrics) => void;
@@ -75,11 +81,19 @@ async function* datasetChunks(source: DatasetSource): AsyncIterable<Uint8Array> 
   }
 }
 
+export class NoAdapterError extends Error {
+  constructor() {
+    super('No adapter has been trained yet: train one first.');
+    this.name = 'NoAdapterError';
+  }
+}
+
 export class EngineSession {
   private model: LoadedModel | null = null;
   private files: ModelFiles | null = null;
   /** The adapter trained in this session, applied when generating unless asked not to. */
   private adapter: Trainable | null = null;
+  private adapterConfig: { lc: LoraConfig; shapes: LoraWeights } | null = null;
 
   constructor(private readonly gpu: Gpu) {}
 
@@ -139,8 +153,10 @@ export class EngineSession {
     model.lora = null;
     const valLossBefore = val.length ? (await evaluate(model, val, { seqLen, batchSize: s.batchSize })).loss : null;
     if (valLossBefore !== null) progress(`validation loss before training ${valLossBefore.toFixed(4)}`, 0, { step: 0, totalSteps: s.steps, valLoss: valLossBefore });
-    const trainable = loraTrainable(model.gpu, initLora(model.cfg, lc, s.seed));
+    const shapes = initLora(model.cfg, lc, s.seed);
+    const trainable = loraTrainable(model.gpu, shapes);
     this.adapter = trainable;
+    this.adapterConfig = { lc, shapes };
     const result = await train(model, trainable, rows, val.length ? val : null, {
       ...DEFAULT_TRAIN, lr: s.lr, steps: s.steps, batchSize: s.batchSize, seqLen, seed: s.seed, dropout: s.dropout, evalEvery: s.evalEvery,
     }, {
@@ -153,6 +169,20 @@ export class EngineSession {
       steps: result.steps, trainableParameters: trainable.count, valLossBefore, valLossAfter: result.bestValLoss,
       losses: result.losses, peakBytes: result.peakBytes, elapsedMs: result.elapsedMs, trainRows: rows.length, valRows: val.length,
     };
+  }
+
+  /** The trained adapter as a PEFT zip or a GGUF LoRA, read back from the GPU. */
+  async exportAdapter(req: ExportAdapterRequest): Promise<ExportAdapterResult> {
+    const model = this.need();
+    if (!this.adapter || !this.adapterConfig) throw new NoAdapterError();
+    const { lc, shapes } = this.adapterConfig;
+    const weights = await readLoraWeights(model.gpu, this.adapter, shapes);
+    const base = model.name.replace(/ \(bundled\)$/, '');
+    if (req.format === 'gguf') {
+      return { fileName: `${base}-lora.gguf`, mimeType: 'application/octet-stream', bytes: loraToGguf(model.cfg, lc, weights) };
+    }
+    const files = peftAdapterFiles(lc, weights, base);
+    return { fileName: `${base}-lora.zip`, mimeType: 'application/zip', bytes: zipSync(Object.fromEntries(files), { level: 0 }) };
   }
 
   dispose(): void {
@@ -168,6 +198,7 @@ export class EngineSession {
       releaseTrainable(this.model.gpu, this.adapter);
     }
     this.adapter = null;
+    this.adapterConfig = null;
   }
 
   private need(): LoadedModel {

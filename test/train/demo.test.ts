@@ -7,7 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createNodeGpu } from '../../src/gpu/node-gpu.ts';
-import type { GenerateResult, TrainResult } from '../../src/protocol/messages.ts';
+import type { ExportAdapterResult, GenerateResult, TrainResult } from '../../src/protocol/messages.ts';
+import { unzipSync } from 'fflate';
+import { ggufToLora } from '../../src/formats/gguf-lora.ts';
+import { parseModelConfig } from '../../src/model/config.ts';
+import { loadPeftByTheRules } from '../helpers/peft-rules.ts';
 import { QUICK_PRESET } from '../../src/ui/samples.ts';
 import { createHandler } from '../../src/worker/handler.ts';
 
@@ -49,6 +53,17 @@ describe('the demo model learns the sample style with the quick preset', () => {
       }
       expect(base).toBe(0);
       expect(tuned).toBeGreaterThanOrEqual(2);
+
+      // The trained adapter leaves as a PEFT zip that peft's rules accept, and as a GGUF LoRA.
+      const peft = await h.handle({ kind: 'exportAdapter', id: 20, format: 'peft' });
+      if (peft.type === 'error') throw new Error(peft.message);
+      const zip = unzipSync((peft.value as ExportAdapterResult).bytes);
+      const tensors = await loadPeftByTheRules(new TextDecoder().decode(zip['adapter_config.json']), zip['adapter_model.safetensors']!);
+      expect(tensors.size).toBe(2 * 7 * 3);
+      const gguf = await h.handle({ kind: 'exportAdapter', id: 21, format: 'gguf' });
+      if (gguf.type === 'error') throw new Error(gguf.message);
+      const cfg = parseModelConfig(readFileSync(join(dir, 'config.json'), 'utf8'));
+      expect(ggufToLora((gguf.value as ExportAdapterResult).bytes, cfg).weights.modules.size).toBe(7 * 3);
     } finally {
       await h.dispose();
     }

@@ -179,6 +179,8 @@ describe('worker handler driving the real engine', () => {
       if (loaded.type === 'error') throw new Error(`${loaded.name}: ${loaded.message}`);
       expect(loaded.value).toMatchObject({ architecture: 'Qwen2ForCausalLM', layers: cfg.numLayers, weightDtype: 'bf16', vocabSize: cfg.vocabSize });
       expect(progress.some((p) => p.message.includes('weights'))).toBe(true);
+      const noAdapter = await h.handle({ kind: 'exportAdapter', id: 9, format: 'peft' });
+      expect(noAdapter).toMatchObject({ type: 'error', name: 'NoAdapterError' });
 
       const gen = await h.handle({ kind: 'generate', id: 3, prompt: 'Once upon a time', maxNewTokens: 6 });
       if (gen.type === 'error') throw new Error(`${gen.name}: ${gen.message}`);
