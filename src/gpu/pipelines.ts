@@ -3,7 +3,7 @@
 // (shapes that WGSL needs at compile time), snippets (e.g. how weights are read), the main file.
 
 export interface ShaderSpec {
-  /** Short name for labels and error messages, e.g. "matmul". */
+  /** Names the shader: the same name must always mean the same parts (it keys the cache). */
   name: string;
   /** WGSL parts joined in order after the header. */
   parts: string[];
@@ -23,12 +23,15 @@ export class PipelineCache {
     readonly f16Available: boolean,
   ) {}
 
+  /**
+   * Looked up by name, consts, overrides and f16 (a name always stands for the same parts on one
+   * device), so the hot path never rebuilds the shader text; it is composed only on a miss.
+   */
   get(spec: ShaderSpec): GPUComputePipeline {
-    const code = composeShader(spec);
-    const key = `${code}\n//overrides ${JSON.stringify(spec.overrides ?? {})}`;
+    const key = `${spec.name}|${JSON.stringify(spec.consts ?? {})}|${JSON.stringify(spec.overrides ?? {})}|${spec.f16 ? 1 : 0}`;
     let p = this.cache.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code, label: spec.name });
+      const module = this.device.createShaderModule({ code: composeShader(spec), label: spec.name });
       p = this.device.createComputePipeline({
         label: spec.name,
         layout: 'auto',
