@@ -11,6 +11,7 @@ import { embeddingForward } from '../kernels/embedding.ts';
 import { matmulForward } from '../kernels/matmul.ts';
 import { rmsnormForward } from '../kernels/rmsnorm.ts';
 import { ropeForward } from '../kernels/rope.ts';
+import { zeroSeg } from '../kernels/segments.ts';
 import { swigluForward } from '../kernels/swiglu.ts';
 import type { GpuLora } from '../lora/gpu-lora.ts';
 import type { ModelConfig } from './config.ts';
@@ -109,6 +110,8 @@ export function encodeForward(ctx: ForwardContext, input: ForwardInput): GPUBuff
   const act = rec.temp(R * I * 4, STORAGE, 'act'); // [R, I]
   if (B > 1 && cache.S !== T) throw new Error('forward: a batch of several sequences needs a cache of exactly T slots');
   const rowBytes = nKV * D * 4;
+  // One document-start buffer for the whole pass (zeros when rows are not packed), not one per call.
+  const seg = input.seg ?? zeroSeg(rec, R);
 
   embeddingForward(rec, { ids: input.ids, w: weights.embed, out: x, T: R });
   for (let l = 0; l < cfg.numLayers; l++) {
@@ -121,14 +124,14 @@ export function encodeForward(ctx: ForwardContext, input: ForwardInput): GPUBuff
       rmsnormForward(rec, { x: q, w: vec('self_attn.q_norm'), y: qn, R: R * nH, C: D, eps: cfg.rmsNormEps });
       rmsnormForward(rec, { x: kNew, w: vec('self_attn.k_norm'), y: kn, R: R * nKV, C: D, eps: cfg.rmsNormEps });
     }
-    ropeForward(rec, { x: qn, table: ctx.ropeTable, R, T, p0, nh: nH, D, seg: input.seg });
-    ropeForward(rec, { x: kn, table: ctx.ropeTable, R, T, p0, nh: nKV, D, seg: input.seg });
+    ropeForward(rec, { x: qn, table: ctx.ropeTable, R, T, p0, nh: nH, D, seg });
+    ropeForward(rec, { x: kn, table: ctx.ropeTable, R, T, p0, nh: nKV, D, seg });
     // Batched rows are laid out [B, T] = [B, S]: copy whole. One sequence: append at p0.
     rec.copy(kn, 0, cache.k[l]!, p0 * rowBytes, R * rowBytes);
     rec.copy(vNew, 0, cache.v[l]!, p0 * rowBytes, R * rowBytes);
     attentionForward(rec, {
       q: qn, k: cache.k[l]!, v: cache.v[l]!, o: attn, lse,
-      B, T, S: cache.S, p0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg: input.seg,
+      B, T, S: cache.S, p0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg,
     });
     linear(rec, ctx, l, 'o_proj', attn, x, R, true);
     rmsnormForward(rec, { x, w: vec('post_attention_layernorm'), y: xn, R, C: H, eps: cfg.rmsNormEps });

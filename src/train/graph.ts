@@ -86,7 +86,7 @@ class Step {
     readonly R: number,
     readonly B: number,
     readonly T: number,
-    readonly seg: Buf | undefined,
+    readonly seg: Buf,
   ) {
     this.cfg = model.cfg;
     this.gpu = model.gpu;
@@ -314,7 +314,8 @@ export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatc
   const cfg = model.cfg;
   const H = cfg.hiddenSize;
   const L = cfg.numLayers;
-  const segBuf = batch.seg ? uploadBuffer(gpu, batch.seg, 'seg') : undefined;
+  // Document starts of packed rows, or zeros: one buffer for the whole step, not one per kernel call.
+  const segBuf = uploadBuffer(gpu, batch.seg ?? new Uint32Array(R), 'seg');
   const step = new Step(model, train, s, R, B, T, segBuf);
   const ids = uploadBuffer(gpu, batch.ids, 'ids');
   const targets = uploadBuffer(gpu, batch.targets, 'targets');
@@ -363,7 +364,7 @@ export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatc
     rec.submit();
     for (const b of [order, starts, uniq]) gpu.pool.release(b);
   }
-  for (const b of [ids, targets, ...(segBuf ? [segBuf] : [])]) gpu.pool.release(b);
+  for (const b of [ids, targets, segBuf]) gpu.pool.release(b);
   step.releaseAll();
   return { state, targets: batch.targets };
 }
