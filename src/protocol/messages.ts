@@ -7,6 +7,8 @@
 
 import type { AdapterSummary, Gpu } from '../gpu/device.ts';
 import type { ModelInfo } from '../model/info.ts';
+import type { DatasetFormat } from '../data/types.ts';
+import type { MaskMode } from '../data/tokenize.ts';
 
 // ---- shared shapes ---------------------------------------------------------------------------------
 
@@ -72,15 +74,29 @@ export interface TrainSettings {
   rank: number;
   alpha: number;
   dropout: number;
+  /** Scaling alpha/sqrt(r) instead of alpha/r (rsLoRA). */
+  rslora: boolean;
   targets: string[];
   lr: number;
+  schedule: 'constant' | 'linear' | 'cosine';
+  /** Warmup steps (linear from 0). */
+  warmup: number;
+  /** Optimizer steps; 0 = `epochs` passes over the training rows. */
   steps: number;
+  epochs: number;
   batchSize: number;
+  gradAccum: number;
   seqLen: number;
   /** Fraction of the rows held out for validation. */
   valSplit: number;
   evalEvery: number;
   seed: number;
+  /** How rows are read: 'auto' detects from the file. */
+  format: DatasetFormat | 'auto';
+  /** 'prompt': loss only on completions / assistant turns; 'last-turn': the last assistant turn; 'none': every token. */
+  mask: MaskMode;
+  /** Concatenate whole examples into rows of seqLen tokens. */
+  packing: boolean;
 }
 
 /** Train a LoRA adapter on the loaded model; progress replies carry `metrics`. */

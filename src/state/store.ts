@@ -3,7 +3,8 @@
 
 import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
-import type { AdapterInfo, GpuLimitsInfo, ModelInfoResult, TrainMetrics, TrainResult } from '../protocol/messages.ts';
+import type { AdapterInfo, GpuLimitsInfo, ModelInfoResult, TrainMetrics, TrainResult, TrainSettings } from '../protocol/messages.ts';
+import { QUICK_PRESET } from './presets.ts';
 
 /**
  * checking: looking for WebGPU (main thread, then the worker's adapter)
@@ -34,6 +35,8 @@ export interface AppState {
   /** The current load's progress message, or why it failed. */
   modelMessage: string | null;
   training: TrainingState;
+  /** The settings the next run will use (the form edits them). */
+  settings: TrainSettings;
 }
 
 export interface TrainingState {
@@ -56,6 +59,7 @@ export interface AppActions {
   trainingProgress(message: string, metrics?: TrainMetrics): void;
   trainingDone(result: TrainResult): void;
   trainingFailed(message: string): void;
+  updateSettings(patch: Partial<TrainSettings>): void;
 }
 
 export type AppStore = AppState & AppActions;
@@ -74,6 +78,7 @@ export const initialState: AppState = {
   modelStatus: 'none',
   modelMessage: null,
   training: { status: 'idle', points: [], message: null, result: null },
+  settings: QUICK_PRESET,
 };
 
 export function createAppStore(init: Partial<AppState> = {}) {
@@ -93,6 +98,7 @@ export function createAppStore(init: Partial<AppState> = {}) {
       set((s) => ({ training: { ...s.training, message, points: metrics ? [...s.training.points, metrics] : s.training.points } })),
     trainingDone: (result) => set((s) => ({ training: { ...s.training, status: 'done', result, message: null } })),
     trainingFailed: (message) => set((s) => ({ training: { ...s.training, status: 'error', message } })),
+    updateSettings: (patch) => set((s) => ({ settings: { ...s.settings, ...patch } })),
   }));
 }
 

@@ -24,15 +24,24 @@ export class Optimizer {
   /** norm: [2] = (global gradient norm before clipping, clip factor) of the last step. */
   readonly norm: GPUBuffer;
   private readonly partials: GPUBuffer;
-  private steps = 0;
+  private steps: number;
 
+  /** `steps`: updates already taken, when a run resumes (the bias corrections count from there). */
   constructor(
     private readonly gpu: Gpu,
     private readonly train: Trainable,
     private readonly s: AdamWSettings,
+    steps = 0,
   ) {
+    if (!Number.isInteger(steps) || steps < 0) throw new Error(`the optimizer's step count must be a non-negative integer, got ${steps}`);
+    this.steps = steps;
     this.norm = gpu.pool.acquire(16, STORAGE, 'grad_norm');
     this.partials = gpu.pool.acquire(Math.max(1, train.tensors.length) * 4, STORAGE, 'grad_norm_partials');
+  }
+
+  /** Updates taken so far, including those before a resume. */
+  get stepCount(): number {
+    return this.steps;
   }
 
   zeroGrads(): void {

@@ -6,7 +6,7 @@ import { appStore, useAppStore } from '../state/store.ts';
 import { formatBytes } from '../util/format.ts';
 import { useEngine } from './engine-context.ts';
 import { LossChart } from './LossChart.tsx';
-import { QUICK_PRESET, SAMPLE_DATASETS, sampleSource } from './samples.ts';
+import { SAMPLE_DATASETS, sampleSource } from './samples.ts';
 
 export function TrainPanel() {
   const engine = useEngine();
@@ -14,7 +14,9 @@ export function TrainPanel() {
   const training = useAppStore((s) => s.training);
   const [sample, setSample] = useState<string>(SAMPLE_DATASETS[0].file);
   const [dropped, setDropped] = useState<File | null>(null);
-  const [steps, setSteps] = useState(QUICK_PRESET.steps);
+  const settings = useAppStore((s) => s.settings);
+  const updateSettings = useAppStore((s) => s.updateSettings);
+  const steps = settings.steps;
   if (!engine) return null;
   const busy = training.status === 'training';
   const last = [...training.points].reverse().find((p) => p.loss !== undefined);
@@ -42,8 +44,7 @@ export function TrainPanel() {
     trainingStarted();
     let done = false;
     try {
-      const settings = { ...QUICK_PRESET, steps, evalEvery: Math.max(1, Math.round(steps / 4)) };
-      const result = await engine.request<'train'>({ kind: 'train', dataset, settings }, (p) => {
+      const result = await engine.request<'train'>({ kind: 'train', dataset, settings: { ...settings, evalEvery: Math.max(1, Math.round(steps / 4)) } }, (p) => {
         if (!done) trainingProgress(p.message, p.metrics);
       });
       done = true;
@@ -71,13 +72,13 @@ export function TrainPanel() {
         <input type="file" accept=".jsonl,.json,.csv,.tsv,.txt" disabled={busy} data-testid="dataset-file" onChange={(e) => setDropped(e.target.files?.[0] ?? null)} />
         <label>
           Steps{' '}
-          <input type="number" min={1} max={100000} value={steps} disabled={busy} onChange={(e) => setSteps(Math.max(1, Number(e.target.value) || 1))} />
+          <input type="number" min={1} max={100000} value={steps} disabled={busy} onChange={(e) => updateSettings({ steps: Math.max(1, Number(e.target.value) || 1) })} />
         </label>
       </div>
       <p className="muted">
-        Quick preset: LoRA r={QUICK_PRESET.rank}, alpha {QUICK_PRESET.alpha} (scaling alpha/r = {QUICK_PRESET.alpha / QUICK_PRESET.rank}) on all
-        linear layers, learning rate {QUICK_PRESET.lr}, steps of {QUICK_PRESET.batchSize} rows,{' '}
-        {Math.round(QUICK_PRESET.valSplit * 100)}% held out for validation.
+        LoRA r={settings.rank}, alpha {settings.alpha} (scaling alpha/r = {settings.alpha / settings.rank}) on all
+        linear layers, learning rate {settings.lr}, steps of {settings.batchSize} rows,{' '}
+        {Math.round(settings.valSplit * 100)}% held out for validation.
       </p>
       <button type="button" disabled={!modelReady || busy} onClick={() => void start()} data-testid="train">
         {busy ? 'Training…' : 'Train'}

@@ -37,7 +37,7 @@ import { zipSync } from 'fflate';
 import { loraToGguf } from '../formats/gguf-lora.ts';
 import { peftAdapterFiles } from '../formats/peft-write.ts';
 import type { LoraWeights } from '../lora/adapter.ts';
-import { DEFAULT_TRAIN, train } from '../train/trainer.ts';
+import { DEFAULT_TRAIN, totalSteps, train, type TrainOptions } from '../train/trainer.ts';
 
 type Progress = (message: string, fraction?: number, metrics?: TrainMetrics) => void;
 
@@ -142,28 +142,31 @@ export class EngineSession {
     const s = req.settings;
     const name = req.dataset.kind === 'url' ? req.dataset.name : req.dataset.file.name;
     progress(`reading ${name}`);
-    const read = await readDataset(name, datasetChunks(req.dataset), { onBadRow: 'skip' });
+    const read = await readDataset(name, datasetChunks(req.dataset), { onBadRow: 'skip', format: s.format });
     const template = await loadChatTemplate(this.files!);
     const seqLen = Math.min(s.seqLen, model.maxPositions);
-    const prepared = prepareDataset(read.examples, { tokenizer: model.tokenizer, template, mask: 'prompt', seqLen, packing: false, vocabSize: model.cfg.vocabSize });
+    const prepared = prepareDataset(read.examples, { tokenizer: model.tokenizer, template, mask: s.mask, seqLen, packing: s.packing, vocabSize: model.cfg.vocabSize });
     for (const w of prepared.warnings) progress(`warning: ${w}`);
     const { train: rows, val } = s.valSplit > 0 ? splitValidation(prepared.rows, s.valSplit, s.seed) : { train: prepared.rows, val: [] };
-    const lc: LoraConfig = { ...DEFAULT_LORA, rank: s.rank, alpha: s.alpha, dropout: s.dropout, targets: parseTargets(s.targets) };
+    const lc: LoraConfig = { ...DEFAULT_LORA, rank: s.rank, alpha: s.alpha, dropout: s.dropout, rslora: s.rslora, targets: parseTargets(s.targets) };
     this.dropAdapter();
     model.lora = null;
+    const opts: TrainOptions = {
+      ...DEFAULT_TRAIN, lr: s.lr, schedule: s.schedule, warmup: s.warmup, steps: s.steps > 0 ? s.steps : undefined, epochs: s.epochs,
+      batchSize: s.batchSize, gradAccum: s.gradAccum, seqLen, seed: s.seed, dropout: s.dropout, evalEvery: s.evalEvery,
+    };
+    const total = totalSteps(rows.length, opts);
     const valLossBefore = val.length ? (await evaluate(model, val, { seqLen, batchSize: s.batchSize })).loss : null;
-    if (valLossBefore !== null) progress(`validation loss before training ${valLossBefore.toFixed(4)}`, 0, { step: 0, totalSteps: s.steps, valLoss: valLossBefore });
+    if (valLossBefore !== null) progress(`validation loss before training ${valLossBefore.toFixed(4)}`, 0, { step: 0, totalSteps: total, valLoss: valLossBefore });
     const shapes = initLora(model.cfg, lc, s.seed);
     const trainable = loraTrainable(model.gpu, shapes);
     this.adapter = trainable;
     this.adapterConfig = { lc, shapes };
-    const result = await train(model, trainable, rows, val.length ? val : null, {
-      ...DEFAULT_TRAIN, lr: s.lr, steps: s.steps, batchSize: s.batchSize, seqLen, seed: s.seed, dropout: s.dropout, evalEvery: s.evalEvery,
-    }, {
+    const result = await train(model, trainable, rows, val.length ? val : null, opts, {
       onStep: (r) => progress(`step ${r.step}/${r.totalSteps}: loss ${r.loss.toFixed(4)}`, r.step / r.totalSteps, {
         step: r.step, totalSteps: r.totalSteps, loss: r.loss, lr: r.lr, tokensPerSecond: r.tokensPerSecond, etaMs: r.etaMs, peakBytes: r.peakBytes,
       }),
-      onEval: (r) => progress(`validation loss ${r.valLoss.toFixed(4)} at step ${r.step}`, undefined, { step: r.step, totalSteps: s.steps, valLoss: r.valLoss }),
+      onEval: (r) => progress(`validation loss ${r.valLoss.toFixed(4)} at step ${r.step}`, undefined, { step: r.step, totalSteps: total, valLoss: r.valLoss }),
     });
     return {
       steps: result.steps, trainableParameters: trainable.count, valLossBefore, valLossAfter: result.bestValLoss,

@@ -12,7 +12,7 @@ import { unzipSync } from 'fflate';
 import { ggufToLora } from '../../src/formats/gguf-lora.ts';
 import { parseModelConfig } from '../../src/model/config.ts';
 import { loadPeftByTheRules } from '../helpers/peft-rules.ts';
-import { QUICK_PRESET } from '../../src/ui/samples.ts';
+import { QUICK_PRESET } from '../../src/state/presets.ts';
 import { createHandler } from '../../src/worker/handler.ts';
 
 const PUBLIC = join(import.meta.dirname, '..', '..', 'public');
