@@ -1,7 +1,7 @@
 // Writes a Hugging Face model folder with a LoRA adapter merged into its weights:
 // W' = W + scaling * B @ A, computed in f32 on the GPU and cast once to the output dtype, so a
 // bf16 model is rounded a single time (merging in bf16 rounds twice and drifts; see FORMATS.md).
-// Tensors stream through one at a time: at most one shard of the output is in memory, never the model.
+// Tensors stream through one at a time: at most one tensor of the output is in memory, never a shard.
 // Dimension key: out/in = a linear layer's features, r = LoRA rank, r4 = r rounded up to a multiple
 // of 4 (the matmul reads K in vec4s; the padding is zeros), rows = a block of W's rows.
 // W: [out, in]   A: [r, in]   B: [out, r]
@@ -18,7 +18,7 @@ import { type CheckpointTensor, INDEX_FILE, openCheckpoint, readTensorBytes, SIN
 import { type FloatDtype, fromFloat32, toFloat32 } from './dtype.ts';
 import { FormatError, TensorError } from './errors.ts';
 import { ST_DTYPE_BYTES } from './safetensors.ts';
-import { type TensorToWrite, writeSafetensors } from './safetensors-write.ts';
+import { safetensorsHeader, type TensorEntry } from './safetensors-write.ts';
 
 export interface MergeOptions {
   /** Output dtype of every float tensor (default: each tensor keeps the checkpoint's dtype). */
@@ -33,9 +33,13 @@ export interface MergeOptions {
   onProgress?(done: number, total: number): void;
 }
 
-export interface ModelFile {
+/**
+ * One file of the merged folder as a stream of byte chunks (a weight file: its header, then one
+ * chunk per tensor). Read every chunk of a file before asking the generator for the next file.
+ */
+export interface StreamedFile {
   name: string;
-  bytes: Uint8Array;
+  chunks: AsyncIterable<Uint8Array>;
 }
 
 export const DEFAULT_MAX_SHARD_BYTES = 2_000_000_000;
@@ -55,7 +59,7 @@ export const COPIED_FILES = [
 
 const TORCH_DTYPE: Record<FloatDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 const FLOAT = new Set<string>(['F32', 'F16', 'BF16']);
-/** Dtypes writeSafetensors writes. */
+/** Dtypes the safetensors writer writes. */
 const WRITABLE = new Set<string>(['F32', 'F16', 'BF16', 'I32', 'I64', 'U8']);
 const METADATA = { format: 'pt' };
 
@@ -73,7 +77,7 @@ interface PlannedTensor {
  * model.safetensors, or shards model-0000k-of-0000n.safetensors plus model.safetensors.index.json
  * when the weights do not fit in one file of `maxShardBytes`. Tensors keep the base checkpoint's order.
  */
-export async function* mergedModelFiles(gpu: Gpu, base: ModelFiles, lora: LoraWeights, opts: MergeOptions = {}): AsyncGenerator<ModelFile> {
+export async function* mergedModelFiles(gpu: Gpu, base: ModelFiles, lora: LoraWeights, opts: MergeOptions = {}): AsyncGenerator<StreamedFile> {
   const maxShardBytes = opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
   if (!Number.isFinite(maxShardBytes) || maxShardBytes <= 0) throw new RangeError(`maxShardBytes must be a positive number, got ${maxShardBytes}`);
 
@@ -85,37 +89,60 @@ export async function* mergedModelFiles(gpu: Gpu, base: ModelFiles, lora: LoraWe
   const plan = planTensors(ckpt.tensors, lora, opts.dtype);
   const shards = planShards(plan, maxShardBytes);
 
-  yield { name: 'config.json', bytes: updatedConfig(config, cfgSrc.name, opts.dtype) };
+  yield whole('config.json', updatedConfig(config, cfgSrc.name, opts.dtype));
   for (const name of COPIED_FILES) {
     const src = await base.get(name);
-    if (src) yield { name, bytes: (await src.read(0, src.size)).slice() };
+    if (src) yield whole(name, (await src.read(0, src.size)).slice());
   }
 
   const total = plan.reduce((a, p) => a + p.bytes, 0);
   let done = 0;
   const weightMap: Record<string, string> = {};
-  for (let k = 0; k < shards.length; k++) {
-    const file = shards.length === 1 ? SINGLE_FILE : shardName(k + 1, shards.length);
-    const tensors: TensorToWrite[] = [];
-    for (const p of shards[k]!) {
-      const data = p.lora ? await mergedTensor(gpu, p.tensor, p.lora, p.dtype as FloatDtype) : await copiedTensor(p.tensor, p.dtype);
-      tensors.push({ name: p.tensor.name, dtype: p.dtype as TensorToWrite['dtype'], shape: p.tensor.shape, data });
-      weightMap[p.tensor.name] = file;
+  async function* shardChunks(group: PlannedTensor[]): AsyncGenerator<Uint8Array> {
+    yield safetensorsHeader(group.map((p) => ({ name: p.tensor.name, dtype: p.dtype as TensorEntry['dtype'], shape: p.tensor.shape })), METADATA);
+    for (const p of group) {
+      yield p.lora ? await mergedTensor(gpu, p.tensor, p.lora, p.dtype as FloatDtype) : await copiedTensor(p.tensor, p.dtype);
       done += p.bytes;
       opts.onProgress?.(done, total);
     }
-    yield { name: file, bytes: writeSafetensors(tensors, METADATA) };
+  }
+  for (let k = 0; k < shards.length; k++) {
+    const file = shards.length === 1 ? SINGLE_FILE : shardName(k + 1, shards.length);
+    for (const p of shards[k]!) weightMap[p.tensor.name] = file;
+    yield { name: file, chunks: shardChunks(shards[k]!) };
   }
   if (shards.length > 1) {
     const index = { metadata: { total_size: total }, weight_map: weightMap };
-    yield { name: INDEX_FILE, bytes: new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n') };
+    yield whole(INDEX_FILE, new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));
   }
+}
+
+function whole(name: string, bytes: Uint8Array): StreamedFile {
+  return {
+    name,
+    chunks: (async function* () {
+      yield bytes;
+    })(),
+  };
+}
+
+/** All chunks of a streamed file in one array. */
+export async function collectFile(f: StreamedFile): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of f.chunks) parts.push(c);
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /** The merged folder as name -> bytes (for tests and small models: the whole model sits in memory). */
 export async function mergeToMemory(gpu: Gpu, base: ModelFiles, lora: LoraWeights, opts: MergeOptions = {}): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
-  for await (const f of mergedModelFiles(gpu, base, lora, opts)) out.set(f.name, f.bytes);
+  for await (const f of mergedModelFiles(gpu, base, lora, opts)) out.set(f.name, await collectFile(f));
   return out;
 }
 
@@ -158,7 +185,7 @@ const utf8Length = (s: string) => new TextEncoder().encode(s).byteLength;
 
 /**
  * Greedy groups in checkpoint order, each a file of at most maxShardBytes (8-byte length + header
- * padded to 8 + data), counted exactly as writeSafetensors will write it.
+ * padded to 8 + data), counted exactly as safetensorsHeader will write it.
  */
 function planShards(plan: PlannedTensor[], maxShardBytes: number): PlannedTensor[][] {
   const base = 2 + utf8Length(JSON.stringify({ __metadata__: METADATA }).slice(1, -1)); // {"__metadata__":{...}}

@@ -8,6 +8,7 @@
 import type { AdapterSummary, Gpu } from '../gpu/device.ts';
 import type { ModelInfo } from '../model/info.ts';
 import type { DatasetFormat } from '../data/types.ts';
+import type { DatasetStats, PreviewSegment } from '../data/prepare.ts';
 import type { MaskMode } from '../data/tokenize.ts';
 
 // ---- shared shapes ---------------------------------------------------------------------------------
@@ -107,6 +108,17 @@ export interface TrainRequest {
   settings: TrainSettings;
 }
 
+/**
+ * What `train` would make of a dataset with these settings, without training: the same reading and
+ * preparing (tokenizer, template, masking, truncation, packing, split), so it needs a loaded model.
+ */
+export interface InspectDatasetRequest {
+  kind: 'inspectDataset';
+  id: number;
+  dataset: DatasetSource;
+  settings: TrainSettings;
+}
+
 /** The adapter trained in this session as a file to download. */
 export interface ExportAdapterRequest {
   kind: 'exportAdapter';
@@ -116,10 +128,23 @@ export interface ExportAdapterRequest {
 }
 
 /**
+ * The base model with the trained adapter merged in, as a Hugging Face folder, streamed tensor by
+ * tensor: into a folder the user picked (File System Access API), or else into a zip.
+ */
+export interface ExportMergedRequest {
+  kind: 'exportMerged';
+  id: number;
+  /** directory: the folder the user picked, the model goes into a new folder inside it. */
+  target: { kind: 'directory'; handle: FileSystemDirectoryHandle } | { kind: 'zip' };
+  /** Output dtype of the weights (default: the base checkpoint's). */
+  dtype?: 'F32' | 'F16' | 'BF16';
+}
+
+/**
  * Everything the worker understands. The engine's requests (load a model, train, generate, export)
  * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
  */
-export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | ExportAdapterRequest;
+export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | InspectDatasetRequest | ExportAdapterRequest | ExportMergedRequest;
 
 export type RequestKind = Request['kind'];
 
@@ -162,16 +187,60 @@ export interface TrainResult {
   valRows: number;
 }
 
+/** A bad row as the user should fix it: the 1-based line of the file, and what is wrong. */
+export interface BadRow {
+  line: number;
+  message: string;
+}
+
+export interface InspectDatasetResult {
+  /** The file name. */
+  name: string;
+  /** The format read: the one detected when the settings say 'auto'. */
+  format: DatasetFormat;
+  /** Valid examples read (bad rows not counted). */
+  examples: number;
+  stats: DatasetStats;
+  /** Rows after packing, split as training will split them. */
+  trainRows: number;
+  valRows: number;
+  /** The first 50 bad rows, in file order (a broken file stays a small reply); `skippedTotal` counts them all. */
+  skipped: BadRow[];
+  skippedTotal: number;
+  warnings: string[];
+  /** The first rows (up to 5), as runs of trained and masked text. */
+  preview: PreviewRow[];
+}
+
+export interface PreviewRow {
+  /** Where the row came from, e.g. "data.jsonl line 3" or a packed range. */
+  source: string;
+  tokens: number;
+  segments: PreviewSegment[];
+}
+
 export interface ExportAdapterResult {
   fileName: string;
   mimeType: string;
   bytes: Uint8Array;
 }
 
+export interface ExportMergedResult {
+  /** The folder (or zip) name: model, rank and date. */
+  name: string;
+  /** Paths written, folder first. */
+  files: string[];
+  bytes: number;
+  /** The zip, for target 'zip' (a Blob the browser may keep on disk). */
+  zip?: Blob;
+}
+
 /** The `value` of a result reply, per request kind. */
 export interface ResultOf {
   exportAdapter: ExportAdapterResult;
+  exportMerged: ExportMergedResult;
   train: TrainResult;
+  inspectDataset: InspectDatasetResult;
   init: InitResult;
   loadModel: ModelInfoResult;
   generate: GenerateResult;

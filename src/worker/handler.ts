@@ -32,7 +32,7 @@ export interface Handler extends EngineApi {
 }
 
 /** Every request kind, checked by the compiler against the protocol's Request union. */
-const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true, exportAdapter: true };
+const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true, inspectDataset: true, exportAdapter: true, exportMerged: true };
 const KNOWN_KINDS = Object.keys(KINDS);
 
 export function createHandler(deps: HandlerDeps = {}): Handler {
@@ -83,8 +83,12 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         return (await engine(progress)).evaluate(req);
       case 'train':
         return (await engine(progress)).train(req, progress);
+      case 'inspectDataset':
+        return (await engine(progress)).inspectDataset(req, progress);
       case 'exportAdapter':
         return (await engine(progress)).exportAdapter(req);
+      case 'exportMerged':
+        return (await engine(progress)).exportMerged(req, progress);
     }
   }
 

@@ -7,7 +7,7 @@ import { bytesSource, memoryFiles } from '../../src/formats/byte-source.ts';
 import { INDEX_FILE, openCheckpoint, readTensorBytes, SINGLE_FILE } from '../../src/formats/checkpoint.ts';
 import { bf16BitsToF32, fromFloat32, toFloat32 } from '../../src/formats/dtype.ts';
 import { TensorError } from '../../src/formats/errors.ts';
-import { mergedModelFiles, mergeToMemory, type MergeOptions } from '../../src/formats/merge.ts';
+import { collectFile, mergedModelFiles, mergeToMemory, type MergeOptions } from '../../src/formats/merge.ts';
 import { readSafetensorsHeader } from '../../src/formats/safetensors.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import type { LoraWeights } from '../../src/lora/adapter.ts';
@@ -229,7 +229,7 @@ describe('merge: shards, headers, options', () => {
     const sharded = new Map<string, Uint8Array>();
     for await (const f of mergedModelFiles(gpu, memoryFiles('base', files), lora, { maxShardBytes })) {
       names.push(f.name);
-      sharded.set(f.name, f.bytes);
+      sharded.set(f.name, await collectFile(f));
     }
     const shards = names.filter((n) => n.endsWith('.safetensors'));
     expect(shards.length).toBeGreaterThan(2);

@@ -45,7 +45,7 @@ export async function mergeCommand(argv: string[]): Promise<number> {
       maxShardBytes: bytesArg(v, 'max-shard-size'),
       onProgress: (done, total) => process.stderr.write(`merging: ${Math.round((100 * done) / Math.max(1, total))}%\r`),
     })) {
-      await writeFile(join(out, f.name), f.bytes);
+      await writeFile(join(out, f.name), f.chunks);
       written.push(f.name);
     }
     process.stderr.write('\n');
