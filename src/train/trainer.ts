@@ -1,7 +1,8 @@
 // The training loop: batches from token rows, gradient accumulation, the schedule, validation every
 // N steps, best-checkpoint tracking and early stopping. It knows nothing of the UI: it reports only
 // through callbacks. The GPU stays busy: each step's loss and gradient norm are read back while the
-// next step runs, so a step never waits for its own numbers.
+// next step runs, so a step never waits for its own numbers. A run can be checkpointed, stopped
+// between steps and resumed exactly (train-state.ts).
 
 import { readBuffer } from '../gpu/recorder.ts';
 import { IGNORE_INDEX, lossesFromState } from '../kernels/cross-entropy.ts';
@@ -11,6 +12,7 @@ import { seededRandom } from '../util/random.ts';
 import { batchTargets, microStep } from './graph.ts';
 import { type AdamWSettings, DEFAULT_ADAMW, Optimizer } from './optimizer.ts';
 import { learningRate, type ScheduleKind } from './schedule.ts';
+import { assertResumable, captureTrainState, restoreTrainState, type TrainState, type ValPoint } from './train-state.ts';
 import type { Trainable } from './trainable.ts';
 
 export interface TrainOptions extends AdamWSettings {
@@ -36,6 +38,10 @@ export interface TrainOptions extends AdamWSettings {
   evalEvery: number;
   /** Stop after this many validations without improvement; 0 = never. */
   patience: number;
+  /** `onCheckpoint` every this many steps; 0 or absent = only when `shouldStop` ends the run. */
+  checkpointEvery?: number;
+  /** Continue this checkpoint (weights, moments, data position, history) instead of starting afresh. */
+  resume?: TrainState;
 }
 
 export const DEFAULT_TRAIN: TrainOptions = {
@@ -79,17 +85,29 @@ export interface TrainerCallbacks {
   onEval?(r: EvalReport): void;
   /** A new best validation loss: persist the weights now if they should outlive the run. */
   onBest?(r: EvalReport): void | Promise<void>;
+  /**
+   * Polled after each step but the last is submitted, once the step before it has been reported:
+   * true ends the run after that step (checkpointed, no final validation). It is not earlier
+   * because the step is already on the GPU when its predecessor's numbers arrive.
+   */
+  shouldStop?(): boolean | Promise<boolean>;
+  /** A consistent snapshot (every `checkpointEvery` steps, and on stop); training waits for it. */
+  onCheckpoint?(state: TrainState): void | Promise<void>;
 }
 
 export interface TrainResult {
   steps: number;
+  /** Every step's loss, those before a resume included. */
   losses: number[];
   finalLoss: number;
+  valHistory: ValPoint[];
   bestValLoss: number | null;
   bestStep: number | null;
   stoppedEarly: boolean;
+  /** `shouldStop` ended the run before its last step. */
+  stopped: boolean;
   peakBytes: number;
-  /** Wall time of the whole run, validation included. */
+  /** Wall time of the whole run, validation included (and the time before a resume). */
   elapsedMs: number;
 }
 
@@ -133,13 +151,18 @@ export async function train(
 ): Promise<TrainResult> {
   const gpu = model.gpu;
   const total = totalSteps(data.length, o);
-  const optimizer = new Optimizer(gpu, trainable, o);
+  const resume = o.resume;
+  if (resume) {
+    assertResumable(resume, { totalSteps: total, seed: o.seed, dataRows: data.length });
+    restoreTrainState(gpu, trainable, resume);
+  }
+  const optimizer = new Optimizer(gpu, trainable, o, resume?.optimizerSteps ?? 0);
   const evalOpts: EvalOptions = { seqLen: o.seqLen, batchSize: o.batchSize };
   model.lora = trainable.lora;
   const rows = data.map((r) => ({ ids: r.inputIds.slice(0, o.seqLen), labels: (r.labels ?? r.inputIds).slice(0, o.seqLen), positionIds: r.positionIds }));
-  let epoch = 0;
+  let epoch = resume?.dataOrder.epoch ?? 0;
   let order = epochOrder(rows.length, o.seed, epoch);
-  let cursor = 0;
+  let cursor = resume?.dataOrder.cursor ?? 0;
   const nextRows = (n: number) => {
     const out = [];
     for (let i = 0; i < n; i++) {
@@ -152,12 +175,14 @@ export async function train(
     return out;
   };
 
-  const start = performance.now();
-  const losses: number[] = [];
-  let trainedTokens = 0;
-  let best: EvalReport | null = null;
-  let sinceBest = 0;
+  const start = performance.now() - (resume?.elapsedMs ?? 0);
+  const losses = resume ? [...resume.losses] : [];
+  const valHistory = resume ? resume.valHistory.map((p) => ({ ...p })) : [];
+  let trainedTokens = resume?.trainedTokens ?? 0;
+  let best: ValPoint | null = resume?.best ? { ...resume.best } : null;
+  let sinceBest = resume?.sinceBest ?? 0;
   let stoppedEarly = false;
+  let stopped = false;
   let pending: Pending | null = null;
 
   const settle = async (p: Pending) => {
@@ -184,18 +209,32 @@ export async function train(
     const r = await evaluate(model, val, evalOpts);
     const isBest = !best || r.loss < best.valLoss;
     const report: EvalReport = { step, valLoss: r.loss, valTokens: r.tokens, best: isBest };
+    valHistory.push({ step, valLoss: r.loss });
     cb.onEval?.(report);
     if (isBest) {
-      best = report;
+      best = { step, valLoss: r.loss };
       sinceBest = 0;
       await cb.onBest?.(report);
     } else sinceBest++;
   };
 
-  let lastStep = 0;
-  let validatedAt = -1;
+  let lastStep = resume?.step ?? 0;
+  let validatedAt = valHistory[valHistory.length - 1]?.step ?? -1;
+  // The step's own numbers are settled first, so the snapshot and the history agree.
+  const checkpoint = async () => {
+    if (!cb.onCheckpoint) return;
+    if (pending) await settle(pending);
+    pending = null;
+    const state = await captureTrainState(gpu, trainable, optimizer, {
+      step: lastStep, totalSteps: total, seed: o.seed, dataRows: rows.length, losses, valHistory, best, sinceBest,
+      trainedTokens, elapsedMs: performance.now() - start, dataOrder: { epoch, cursor },
+    });
+    await cb.onCheckpoint(state);
+  };
+
+  const every = o.checkpointEvery ?? 0;
   try {
-    for (let step = 1; step <= total; step++) {
+    for (let step = lastStep + 1; step <= total; step++) {
       const lr = learningRate({ kind: o.schedule, peak: o.lr, warmup: o.warmup, total }, step - 1);
       optimizer.zeroGrads();
       // Each micro-batch is padded to its own longest row; the loss is a mean over every target of the step.
@@ -232,20 +271,25 @@ export async function train(
           break;
         }
       }
+      stopped = step < total && !!cb.shouldStop && (await cb.shouldStop());
+      if (stopped || (every > 0 && step % every === 0)) await checkpoint();
+      if (stopped) break;
     }
     if (pending) await settle(pending);
-    if (validatedAt !== lastStep) await validate(lastStep);
+    if (!stopped && validatedAt !== lastStep) await validate(lastStep);
   } finally {
     optimizer.release();
   }
-  const b = best as EvalReport | null;
+  const b = best as ValPoint | null;
   return {
     steps: lastStep,
     losses,
     finalLoss: losses[losses.length - 1] ?? NaN,
+    valHistory,
     bestValLoss: b?.valLoss ?? null,
     bestStep: b?.step ?? null,
     stoppedEarly,
+    stopped,
     peakBytes: gpu.pool.stats().peakBytes,
     elapsedMs: performance.now() - start,
   };
