@@ -1,7 +1,8 @@
 // A model's facts for people: what it is, how big, how it sits on the GPU.
 
+import type { ModelConfig } from './config.ts';
 import type { LoadedModel } from './model.ts';
-import { modelParams } from './params.ts';
+import { LINEAR_MODULES, type LinearModule, modelParams } from './params.ts';
 
 export interface ModelInfo {
   name: string;
@@ -16,10 +17,15 @@ export interface ModelInfo {
   checkpointDtype: string | null;
   weightBytes: number;
   maxPositions: number;
+  /** The LoRA-targetable linear modules this model has, e.g. q_proj; the form offers only these. */
+  linearModules: LinearModule[];
+  /** The parsed config (plain data), so the main thread can estimate costs without the GPU. */
+  config: ModelConfig;
 }
 
 export function modelInfo(m: LoadedModel): ModelInfo {
-  const parameters = modelParams(m.cfg).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  const params = modelParams(m.cfg);
+  const parameters = params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   return {
     name: m.name,
     architecture: m.cfg.hfArchitecture,
@@ -31,5 +37,7 @@ export function modelInfo(m: LoadedModel): ModelInfo {
     checkpointDtype: m.cfg.torchDtype,
     weightBytes: m.weights.bytes,
     maxPositions: m.maxPositions,
+    linearModules: LINEAR_MODULES.filter((mod) => params.some((p) => p.name.endsWith(`.${mod}.weight`))),
+    config: m.cfg,
   };
 }
