@@ -3,7 +3,7 @@
 
 import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
-import type { AdapterInfo, GpuLimitsInfo, ModelInfoResult, TrainMetrics, TrainResult, TrainSettings } from '../protocol/messages.ts';
+import type { AdapterInfo, GpuLimitsInfo, InspectDatasetResult, ModelInfoResult, TrainMetrics, TrainResult, TrainSettings } from '../protocol/messages.ts';
 import { QUICK_PRESET } from './presets.ts';
 
 /**
@@ -37,6 +37,23 @@ export interface AppState {
   training: TrainingState;
   /** The settings the next run will use (the form edits them). */
   settings: TrainSettings;
+  dataset: DatasetChoice;
+  inspection: DatasetInspection;
+}
+
+/** The dataset the next run trains on: a sample the app serves (public/datasets), or a file the user picked or dropped. */
+export type DatasetChoice = { kind: 'sample'; file: string } | { kind: 'file'; file: File };
+
+/** The first sample (ui/samples.ts): the one a first run trains on. */
+export const DEFAULT_DATASET: DatasetChoice = { kind: 'sample', file: 'verily.jsonl' };
+
+/** What the worker made of the chosen dataset with the current settings (see DatasetPanel). */
+export interface DatasetInspection {
+  status: 'idle' | 'inspecting' | 'ready' | 'error';
+  /** The last good result; kept while a new inspection runs so the panel does not flicker. */
+  result: InspectDatasetResult | null;
+  /** Why the last inspection failed. */
+  message: string | null;
 }
 
 export interface TrainingState {
@@ -60,6 +77,10 @@ export interface AppActions {
   trainingDone(result: TrainResult): void;
   trainingFailed(message: string): void;
   updateSettings(patch: Partial<TrainSettings>): void;
+  setDataset(dataset: DatasetChoice): void;
+  inspectionStarted(): void;
+  inspectionDone(result: InspectDatasetResult): void;
+  inspectionFailed(message: string): void;
 }
 
 export type AppStore = AppState & AppActions;
@@ -79,6 +100,8 @@ export const initialState: AppState = {
   modelMessage: null,
   training: { status: 'idle', points: [], message: null, result: null },
   settings: QUICK_PRESET,
+  dataset: DEFAULT_DATASET,
+  inspection: { status: 'idle', result: null, message: null },
 };
 
 export function createAppStore(init: Partial<AppState> = {}) {
@@ -99,6 +122,11 @@ export function createAppStore(init: Partial<AppState> = {}) {
     trainingDone: (result) => set((s) => ({ training: { ...s.training, status: 'done', result, message: null } })),
     trainingFailed: (message) => set((s) => ({ training: { ...s.training, status: 'error', message } })),
     updateSettings: (patch) => set((s) => ({ settings: { ...s.settings, ...patch } })),
+    setDataset: (dataset) => set({ dataset }),
+    inspectionStarted: () => set((s) => ({ inspection: { ...s.inspection, status: 'inspecting' } })),
+    inspectionDone: (result) => set({ inspection: { status: 'ready', result, message: null } }),
+    // A failure drops the old result: it described another file or other settings.
+    inspectionFailed: (message) => set({ inspection: { status: 'error', result: null, message } }),
   }));
 }
 

@@ -1,6 +1,7 @@
 // The sample datasets the app serves (public/datasets).
 
 import type { DatasetSource } from '../protocol/messages.ts';
+import type { DatasetChoice } from '../state/store.ts';
 
 export const SAMPLE_DATASETS = [
   { file: 'verily.jsonl', label: 'Answer style: "Verily, ... Amen." (prompt/completion)' },
@@ -10,4 +11,9 @@ export const SAMPLE_DATASETS = [
 
 export function sampleSource(file: string): DatasetSource {
   return { kind: 'url', url: new URL(`datasets/${file}`, document.baseURI).href, name: file };
+}
+
+/** The worker's view of the dataset the user chose. */
+export function datasetSource(choice: DatasetChoice): DatasetSource {
+  return choice.kind === 'sample' ? sampleSource(choice.file) : { kind: 'file', file: choice.file };
 }
