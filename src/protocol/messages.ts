@@ -10,6 +10,7 @@ import type { ModelInfo } from '../model/info.ts';
 import type { DatasetFormat } from '../data/types.ts';
 import type { DatasetStats, PreviewSegment } from '../data/prepare.ts';
 import type { MaskMode } from '../data/tokenize.ts';
+import type { AdapterSummary as StoredAdapterSummary } from '../storage/types.ts';
 
 // ---- shared shapes ---------------------------------------------------------------------------------
 
@@ -109,6 +110,40 @@ export interface TrainRequest {
 }
 
 /**
+ * Continue a saved run from its last checkpoint (after Pause, a reload, or a lost GPU), with the
+ * run's own dataset and settings. Progress and result as for `train`.
+ */
+export interface ResumeTrainingRequest {
+  kind: 'resumeTraining';
+  id: number;
+  runId: string;
+}
+
+/**
+ * Pause (checkpoint, resumable) or stop (checkpoint, the adapter is saved, the run ends) the run in
+ * progress after its current step. The `train` request then ends with its result.
+ */
+export interface ControlTrainingRequest {
+  kind: 'controlTraining';
+  id: number;
+  action: 'pause' | 'stop';
+}
+
+/** Apply a saved adapter (the library's id) in the playground and exports; null: none. */
+export interface UseAdapterRequest {
+  kind: 'useAdapter';
+  id: number;
+  adapterId: string | null;
+}
+
+/** Save a PEFT adapter (the folder's files, or one zip) in the library, checked against the loaded model. */
+export interface ImportAdapterRequest {
+  kind: 'importAdapter';
+  id: number;
+  files: File[];
+}
+
+/**
  * What `train` would make of a dataset with these settings, without training: the same reading and
  * preparing (tokenizer, template, masking, truncation, packing, split), so it needs a loaded model.
  */
@@ -144,7 +179,8 @@ export interface ExportMergedRequest {
  * Everything the worker understands. The engine's requests (load a model, train, generate, export)
  * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
  */
-export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | InspectDatasetRequest | ExportAdapterRequest | ExportMergedRequest;
+export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | InspectDatasetRequest | ExportAdapterRequest | ExportMergedRequest
+  | ResumeTrainingRequest | ControlTrainingRequest | UseAdapterRequest | ImportAdapterRequest;
 
 export type RequestKind = Request['kind'];
 
@@ -175,6 +211,13 @@ export interface EvaluateResult {
 }
 
 export interface TrainResult {
+  runId: string;
+  /** finished: all steps ran; paused: resumable from its checkpoint; stopped: ended early by the user. */
+  status: 'finished' | 'paused' | 'stopped';
+  /** The adapter saved in the library (finished or stopped runs). */
+  adapterId: string | null;
+  /** The runs are not saved (no IndexedDB here, or it failed): why. */
+  storageProblem: string | null;
   steps: number;
   trainableParameters: number;
   /** Validation loss of the base model (before training) and of the best step. */
@@ -235,8 +278,15 @@ export interface ExportMergedResult {
   zip?: Blob;
 }
 
+/** A saved adapter as the library lists it (everything but its files). */
+export type SavedAdapter = StoredAdapterSummary;
+
 /** The `value` of a result reply, per request kind. */
 export interface ResultOf {
+  resumeTraining: TrainResult;
+  controlTraining: { accepted: boolean };
+  useAdapter: SavedAdapter | null;
+  importAdapter: SavedAdapter;
   exportAdapter: ExportAdapterResult;
   exportMerged: ExportMergedResult;
   train: TrainResult;
@@ -281,6 +331,8 @@ export interface ProgressReply {
 }
 
 export interface TrainMetrics {
+  /** The run these metrics belong to (sent with step 0). */
+  runId?: string;
   step: number;
   totalSteps: number;
   loss?: number;
@@ -289,6 +341,8 @@ export interface TrainMetrics {
   tokensPerSecond?: number;
   etaMs?: number;
   peakBytes?: number;
+  /** A greedy continuation of a fixed prompt with the adapter as it is at `step`. */
+  sample?: { prompt: string; text: string };
 }
 
 export type FinalReply = ResultReply | ErrorReply;

@@ -82,7 +82,8 @@ export interface EvalReport {
 
 export interface TrainerCallbacks {
   onStep?(r: StepReport): void;
-  onEval?(r: EvalReport): void;
+  /** Awaited: the caller may use the model (e.g. generate a sample) before training goes on. */
+  onEval?(r: EvalReport): void | Promise<void>;
   /** A new best validation loss: persist the weights now if they should outlive the run. */
   onBest?(r: EvalReport): void | Promise<void>;
   /**
@@ -210,7 +211,7 @@ export async function train(
     const isBest = !best || r.loss < best.valLoss;
     const report: EvalReport = { step, valLoss: r.loss, valTokens: r.tokens, best: isBest };
     valHistory.push({ step, valLoss: r.loss });
-    cb.onEval?.(report);
+    await cb.onEval?.(report);
     if (isBest) {
       best = { step, valLoss: r.loss };
       sinceBest = 0;

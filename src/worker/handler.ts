@@ -32,7 +32,9 @@ export interface Handler extends EngineApi {
 }
 
 /** Every request kind, checked by the compiler against the protocol's Request union. */
-const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true, inspectDataset: true, exportAdapter: true, exportMerged: true };
+const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true, inspectDataset: true, exportAdapter: true, exportMerged: true,
+  resumeTraining: true, controlTraining: true, useAdapter: true, importAdapter: true,
+};
 const KNOWN_KINDS = Object.keys(KINDS);
 
 export function createHandler(deps: HandlerDeps = {}): Handler {
@@ -89,6 +91,14 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         return (await engine(progress)).exportAdapter(req);
       case 'exportMerged':
         return (await engine(progress)).exportMerged(req, progress);
+      case 'resumeTraining':
+        return (await engine(progress)).resumeTraining(req, progress);
+      case 'controlTraining':
+        return (await engine(progress)).controlTraining(req);
+      case 'useAdapter':
+        return (await engine(progress)).useAdapter(req);
+      case 'importAdapter':
+        return (await engine(progress)).importAdapter(req);
     }
   }
 

@@ -20,6 +20,11 @@ import type {
   ExportAdapterResult,
   ExportMergedRequest,
   ExportMergedResult,
+  ControlTrainingRequest,
+  ImportAdapterRequest,
+  ResumeTrainingRequest,
+  SavedAdapter,
+  UseAdapterRequest,
   InspectDatasetRequest,
   InspectDatasetResult,
   LoadModelRequest,
@@ -35,7 +40,7 @@ import { loadChatTemplate } from '../data/chat-template.ts';
 import { type Prepared, prepareDataset, previewRow, splitValidation } from '../data/prepare.ts';
 import { readDataset, type ReadResult } from '../data/read.ts';
 import { FormatError } from '../formats/errors.ts';
-import { DEFAULT_LORA, initLora, type LoraConfig, parseTargets } from '../lora/config.ts';
+import { DEFAULT_LORA, initLora, type LoraConfig, loraConfigFromAdapter, parseTargets } from '../lora/config.ts';
 import { destroyLora } from '../lora/gpu-lora.ts';
 import { loraTrainable, readLoraWeights, releaseTrainable, type Trainable } from '../train/trainable.ts';
 import { zipSync } from 'fflate';
@@ -44,6 +49,15 @@ import { peftAdapterFiles } from '../formats/peft-write.ts';
 import type { LoraWeights } from '../lora/adapter.ts';
 import { mergedModelFiles } from '../formats/merge.ts';
 import { writeToDirectory, zipToBlob } from './merged-export.ts';
+import { adapterRecord, CHECKPOINT_EVERY, datasetName, RunRecorder, summaryOf } from './runs.ts';
+import { type AppRun, type AppStorage, openAppStorage } from '../storage/app.ts';
+import { samplePromptIds } from './sample-prompt.ts';
+import { StorageError } from '../storage/errors.ts';
+import type { TrainState } from '../train/train-state.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter } from '../formats/peft.ts';
+import { memoryFiles } from '../formats/byte-source.ts';
+import { zipFiles } from '../formats/zip-files.ts';
+import { type GpuLora, uploadLora } from '../lora/gpu-lora.ts';
 import { DEFAULT_TRAIN, totalSteps, train, type TrainOptions } from '../train/trainer.ts';
 
 type Progress = (message: string, fraction?: number, metrics?: TrainMetrics) => void;
@@ -115,9 +129,30 @@ function exportName(base: string, what: string): string {
   return `${model}-${what}-${new Date().toISOString().slice(0, 10)}`;
 }
 
+/** The adapter generation and exports use: one being trained (or just trained), or one from the library. */
+interface CurrentAdapter {
+  lc: LoraConfig;
+  /** Shapes (and, for a library adapter, the weights themselves). */
+  shapes: LoraWeights;
+  lora: GpuLora;
+  trainable: Trainable | null;
+  saved: SavedAdapter | null;
+}
+
+/** A request that does not fit the run or model at hand (another base model, a run already going). */
+export class RunMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunMismatchError';
+  }
+}
+
+/** Greedy tokens of the sample generation shown at each validation. */
+const SAMPLE_TOKENS = 24;
+
 export class NoAdapterError extends Error {
   constructor() {
-    super('No adapter has been trained yet: train one first.');
+    super('No adapter has been trained or chosen yet: train one, or pick one from the saved adapters.');
     this.name = 'NoAdapterError';
   }
 }
@@ -126,8 +161,10 @@ export class EngineSession {
   private model: LoadedModel | null = null;
   private files: ModelFiles | null = null;
   /** The adapter trained in this session, applied when generating unless asked not to. */
-  private adapter: Trainable | null = null;
-  private adapterConfig: { lc: LoraConfig; shapes: LoraWeights } | null = null;
+  private current: CurrentAdapter | null = null;
+  /** The run in progress, and what the user asked of it. */
+  private training: { request: 'pause' | 'stop' | null } | null = null;
+  private opened: Promise<{ storage: AppStorage | null; problem: string | null }> | null = null;
 
   constructor(private readonly gpu: Gpu) {}
 
@@ -148,7 +185,7 @@ export class EngineSession {
 
   async generate(req: GenerateRequest, progress: Progress): Promise<GenerateResult> {
     const model = this.need();
-    model.lora = req.useAdapter === false ? null : (this.adapter?.lora ?? null);
+    model.lora = req.useAdapter === false ? null : (this.current?.lora ?? null);
     const promptTokens = model.tokenizer.encode(req.prompt);
     const start = performance.now();
     const tokens = await generateTokens(model, promptTokens, {
@@ -173,33 +210,121 @@ export class EngineSession {
 
   async train(req: TrainRequest, progress: Progress): Promise<TrainResult> {
     const model = this.need();
-    const s = req.settings;
-    const { prepared, seqLen, train: rows, val } = await this.prepareData(req.dataset, s, progress);
-    for (const w of prepared.warnings) progress(`warning: ${w}`);
-    const lc: LoraConfig = { ...DEFAULT_LORA, rank: s.rank, alpha: s.alpha, dropout: s.dropout, rslora: s.rslora, targets: parseTargets(s.targets) };
-    this.dropAdapter();
-    model.lora = null;
-    const opts: TrainOptions = {
-      ...DEFAULT_TRAIN, lr: s.lr, schedule: s.schedule, warmup: s.warmup, steps: s.steps > 0 ? s.steps : undefined, epochs: s.epochs,
-      batchSize: s.batchSize, gradAccum: s.gradAccum, seqLen, seed: s.seed, dropout: s.dropout, evalEvery: s.evalEvery,
+    const { storage, problem } = await this.storage();
+    const now = Date.now();
+    const name = datasetName(req.dataset);
+    const run: AppRun = {
+      id: crypto.randomUUID(), name: `${name} r${req.settings.rank}`, createdAt: now, updatedAt: now, baseModel: baseModelId(model), dataset: name,
+      settings: { train: req.settings, dataset: req.dataset }, status: 'running', step: 0, totalSteps: 0, metrics: [],
     };
-    const total = totalSteps(rows.length, opts);
-    const valLossBefore = val.length ? (await evaluate(model, val, { seqLen, batchSize: s.batchSize })).loss : null;
-    if (valLossBefore !== null) progress(`validation loss before training ${valLossBefore.toFixed(4)}`, 0, { step: 0, totalSteps: total, valLoss: valLossBefore });
-    const shapes = initLora(model.cfg, lc, s.seed);
-    const trainable = loraTrainable(model.gpu, shapes);
-    this.adapter = trainable;
-    this.adapterConfig = { lc, shapes };
-    const result = await train(model, trainable, rows, val.length ? val : null, opts, {
-      onStep: (r) => progress(`step ${r.step}/${r.totalSteps}: loss ${r.loss.toFixed(4)}`, r.step / r.totalSteps, {
-        step: r.step, totalSteps: r.totalSteps, loss: r.loss, lr: r.lr, tokensPerSecond: r.tokensPerSecond, etaMs: r.etaMs, peakBytes: r.peakBytes,
-      }),
-      onEval: (r) => progress(`validation loss ${r.valLoss.toFixed(4)} at step ${r.step}`, undefined, { step: r.step, totalSteps: total, valLoss: r.valLoss }),
-    });
-    return {
-      steps: result.steps, trainableParameters: trainable.count, valLossBefore, valLossAfter: result.bestValLoss,
-      losses: result.losses, peakBytes: result.peakBytes, elapsedMs: result.elapsedMs, trainRows: rows.length, valRows: val.length,
-    };
+    return this.runTraining(new RunRecorder(storage, run, (w) => progress(`warning: ${w}`)), null, problem, progress);
+  }
+
+  async resumeTraining(req: ResumeTrainingRequest, progress: Progress): Promise<TrainResult> {
+    const model = this.need();
+    const { storage, problem } = await this.storage();
+    if (!storage) throw new StorageError('resume', `run ${req.runId}`, `Saved runs are not available here: ${problem}`);
+    const run = await storage.getRun(req.runId);
+    if (!run) throw new StorageError('resume', `run ${req.runId}`, 'This run is no longer saved (it may have been deleted).');
+    if (run.baseModel !== baseModelId(model)) {
+      throw new RunMismatchError(`The run "${run.name}" was trained on ${run.baseModel}, but ${baseModelId(model)} is loaded: load ${run.baseModel} first, then resume.`);
+    }
+    const ckpt = await storage.getCheckpoint(run.id);
+    if (!ckpt) throw new RunMismatchError(`The run "${run.name}" has no checkpoint to resume from (it ${run.status === 'finished' ? 'has finished' : 'stopped before its first one'}).`);
+    progress(`resuming "${run.name}" from step ${ckpt.step}`);
+    // Some structured-clone implementations keep a stored File only as a Blob; its name is in the run.
+    const d = run.settings.dataset;
+    if (d.kind === 'file') run.settings = { ...run.settings, dataset: { kind: 'file', file: new File([d.file], run.dataset) } };
+    return this.runTraining(new RunRecorder(storage, run, (w) => progress(`warning: ${w}`)), ckpt.state, problem, progress);
+  }
+
+  /** Pause or stop the run in progress after its current step. */
+  controlTraining(req: ControlTrainingRequest): { accepted: boolean } {
+    if (!this.training) return { accepted: false };
+    this.training.request = req.action;
+    return { accepted: true };
+  }
+
+  private async runTraining(recorder: RunRecorder, resume: TrainState | null, storageProblem: string | null, progress: Progress): Promise<TrainResult> {
+    const model = this.need();
+    const run = recorder.run;
+    const s = run.settings.train;
+    if (this.training) throw new RunMismatchError('A run is already training: pause or stop it first.');
+    const control: { request: 'pause' | 'stop' | null } = { request: null };
+    this.training = control;
+    try {
+      const { prepared, seqLen, train: rows, val } = await this.prepareData(run.settings.dataset, s, progress);
+      for (const w of prepared.warnings) progress(`warning: ${w}`);
+      const lc: LoraConfig = { ...DEFAULT_LORA, rank: s.rank, alpha: s.alpha, dropout: s.dropout, rslora: s.rslora, targets: parseTargets(s.targets) };
+      this.dropAdapter();
+      model.lora = null;
+      const opts: TrainOptions = {
+        ...DEFAULT_TRAIN, lr: s.lr, schedule: s.schedule, warmup: s.warmup, steps: s.steps > 0 ? s.steps : undefined, epochs: s.epochs,
+        batchSize: s.batchSize, gradAccum: s.gradAccum, seqLen, seed: s.seed, dropout: s.dropout, evalEvery: s.evalEvery,
+        checkpointEvery: CHECKPOINT_EVERY, ...(resume ? { resume } : {}),
+      };
+      const total = totalSteps(rows.length, opts);
+      const report = (message: string, fraction: number | undefined, m: TrainMetrics) => {
+        recorder.point(m);
+        progress(message, fraction, m);
+      };
+      let valLossBefore: number | null;
+      if (resume) {
+        valLossBefore = run.metrics.find((p) => p.step === 0 && p.valLoss !== undefined)?.valLoss ?? null;
+        progress(`resuming at step ${resume.step} of ${total}`, resume.step / total, { runId: run.id, step: resume.step, totalSteps: total });
+      } else {
+        valLossBefore = val.length ? (await evaluate(model, val, { seqLen, batchSize: s.batchSize })).loss : null;
+        run.totalSteps = total;
+        await recorder.start();
+        report(valLossBefore === null ? 'training' : `validation loss before training ${valLossBefore.toFixed(4)}`, 0, {
+          runId: run.id, step: 0, totalSteps: total, ...(valLossBefore === null ? {} : { valLoss: valLossBefore }),
+        });
+      }
+      const shapes = initLora(model.cfg, lc, s.seed);
+      const trainable = loraTrainable(model.gpu, shapes);
+      this.current = { lc, shapes, trainable, lora: trainable.lora!, saved: null };
+      const sampleIds = samplePromptIds(val[0] ?? rows[0]!);
+      const samplePrompt = model.tokenizer.decode(sampleIds, { skipSpecialTokens: true });
+      let result;
+      try {
+        result = await train(model, trainable, rows, val.length ? val : null, opts, {
+          onStep: (r) => report(`step ${r.step}/${r.totalSteps}: loss ${r.loss.toFixed(4)}`, r.step / r.totalSteps, {
+            step: r.step, totalSteps: r.totalSteps, loss: r.loss, lr: r.lr, tokensPerSecond: r.tokensPerSecond, etaMs: r.etaMs, peakBytes: r.peakBytes,
+          }),
+          onEval: async (r) => {
+            const tokens = await generateTokens(model, sampleIds, { maxNewTokens: SAMPLE_TOKENS, temperature: 0 });
+            const sample = { prompt: samplePrompt, text: model.tokenizer.decode(tokens, { skipSpecialTokens: true }) };
+            report(`validation loss ${r.valLoss.toFixed(4)} at step ${r.step}`, undefined, { step: r.step, totalSteps: total, valLoss: r.valLoss, sample });
+          },
+          shouldStop: () => control.request !== null,
+          onCheckpoint: (state) => recorder.checkpoint(state, control.request === 'pause' ? 'paused' : 'running'),
+        });
+      } catch (e) {
+        await recorder.fail((e as Error).message).catch(() => undefined);
+        throw e;
+      }
+      const status = !result.stopped ? 'finished' : control.request === 'pause' ? 'paused' : 'stopped';
+      let adapterId: string | null = null;
+      if (status !== 'paused') {
+        const weights = await readLoraWeights(model.gpu, trainable, shapes);
+        const record = adapterRecord({
+          name: run.name, baseModel: run.baseModel, lc, weights, runId: run.id,
+          finalValLoss: result.valHistory.at(-1)?.valLoss ?? null, bestValLoss: result.bestValLoss,
+        });
+        await recorder.finish(status, result.steps, recorder.storage ? record : null);
+        if (recorder.storage) {
+          adapterId = record.id;
+          this.current.saved = summaryOf(record);
+        }
+      }
+      return {
+        runId: run.id, status, adapterId, storageProblem,
+        steps: result.steps, trainableParameters: trainable.count, valLossBefore, valLossAfter: result.bestValLoss,
+        losses: result.losses, peakBytes: result.peakBytes, elapsedMs: result.elapsedMs, trainRows: rows.length, valRows: val.length,
+      };
+    } finally {
+      this.training = null;
+    }
   }
 
   /** What `train` would do with this dataset and these settings: statistics, bad rows, a preview. */
@@ -259,11 +384,50 @@ export class EngineSession {
     return { name: `${name}.zip`, ...(await zipToBlob(name, files)) };
   }
 
+  /** Applies a saved adapter from the library (or none): the playground and the exports use it. */
+  async useAdapter(req: UseAdapterRequest): Promise<SavedAdapter | null> {
+    const model = this.need();
+    if (this.training) throw new RunMismatchError('A run is training: pause or stop it before switching adapters.');
+    if (req.adapterId === null) {
+      this.dropAdapter();
+      return null;
+    }
+    const { storage, problem } = await this.storage();
+    const record = await storage?.getAdapter(req.adapterId);
+    if (!record) throw new StorageError('load', `adapter ${req.adapterId}`, problem ?? 'This adapter is no longer saved (it may have been deleted).');
+    const files = new Map([[ADAPTER_CONFIG, new TextEncoder().encode(record.files.configJson)], [ADAPTER_WEIGHTS, record.files.safetensors]]);
+    const { config, weights } = await readPeftAdapter(memoryFiles(record.name, files), model.cfg);
+    this.dropAdapter();
+    const lc = loraConfigFromAdapter(model.cfg, config, weights);
+    this.current = { lc, shapes: weights, trainable: null, lora: uploadLora(model.gpu, weights), saved: summaryOf(record) };
+    return this.current.saved;
+  }
+
+  /** Checks a PEFT adapter (folder files or a zip) against the loaded model and saves it in the library. */
+  async importAdapter(req: ImportAdapterRequest): Promise<SavedAdapter> {
+    const model = this.need();
+    const { storage, problem } = await this.storage();
+    if (!storage) throw new StorageError('import', 'the adapter', `Saved adapters are not available here: ${problem}`);
+    const zip = req.files.length === 1 && req.files[0]!.name.toLowerCase().endsWith('.zip') ? req.files[0]! : null;
+    const files = zip ? zipFiles(zip.name, new Uint8Array(await zip.arrayBuffer())) : droppedFiles(req.files, 'the dropped adapter folder');
+    const { config, weights } = await readPeftAdapter(files, model.cfg);
+    const lc = loraConfigFromAdapter(model.cfg, config, weights);
+    const folder = zip ? zip.name.replace(/\.zip$/i, '') : (req.files[0]?.webkitRelativePath.split('/')[0] || 'imported adapter');
+    const record = adapterRecord({ name: folder, baseModel: baseModelId(model), lc, weights, finalValLoss: null, bestValLoss: null });
+    await storage.putAdapter(record);
+    return summaryOf(record);
+  }
+
   private async trainedAdapter(): Promise<{ model: LoadedModel; lc: LoraConfig; weights: LoraWeights }> {
     const model = this.need();
-    if (!this.adapter || !this.adapterConfig) throw new NoAdapterError();
-    const { lc, shapes } = this.adapterConfig;
-    return { model, lc, weights: await readLoraWeights(model.gpu, this.adapter, shapes) };
+    const c = this.current;
+    if (!c) throw new NoAdapterError();
+    return { model, lc: c.lc, weights: c.trainable ? await readLoraWeights(model.gpu, c.trainable, c.shapes) : c.shapes };
+  }
+
+  private storage(): Promise<{ storage: AppStorage | null; problem: string | null }> {
+    this.opened ??= openAppStorage();
+    return this.opened;
   }
 
   dispose(): void {
@@ -273,13 +437,13 @@ export class EngineSession {
   }
 
   private dropAdapter(): void {
-    if (this.adapter && this.model) {
-      if (this.model.lora === this.adapter.lora) this.model.lora = null;
-      destroyLora(this.model.gpu, this.adapter.lora!);
-      releaseTrainable(this.model.gpu, this.adapter);
+    const c = this.current;
+    if (c && this.model) {
+      if (this.model.lora === c.lora) this.model.lora = null;
+      destroyLora(this.model.gpu, c.lora);
+      if (c.trainable) releaseTrainable(this.model.gpu, c.trainable);
     }
-    this.adapter = null;
-    this.adapterConfig = null;
+    this.current = null;
   }
 
   /**

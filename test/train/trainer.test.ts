@@ -67,7 +67,7 @@ describe('LoRA training', () => {
     const bests: number[] = [];
     // Memorising random rows makes the loss on other random rows worse: validation must stop it.
     const result = await train(model, t, MEMORISE, rows(4, 12, 700), opts({ steps: 200, evalEvery: 5, patience: 2, lr: 3e-2 }), {
-      onEval: (r) => evals.push(r.valLoss),
+      onEval: (r) => void evals.push(r.valLoss),
       onBest: (r) => void bests.push(r.step),
     });
     expect(result.stoppedEarly).toBe(true);

@@ -148,7 +148,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
             v.json
               ? log({ step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_s: r.tokensPerSecond, peak_bytes: r.peakBytes })
               : log(`step ${r.step}/${r.totalSteps}  loss ${r.loss.toFixed(4)}  lr ${r.lr.toExponential(2)}  grad norm ${r.gradNorm.toFixed(3)}  ${r.tokensPerSecond.toFixed(0)} tok/s  peak ${formatBytes(r.peakBytes)}`),
-          onEval: (r) => !v.json && log(`step ${r.step}: validation loss ${r.valLoss.toFixed(4)}${r.best ? ' (best)' : ''}`),
+          onEval: (r) => {
+            if (!v.json) log(`step ${r.step}: validation loss ${r.valLoss.toFixed(4)}${r.best ? ' (best)' : ''}`);
+          },
           onBest: () => save(join(out, 'checkpoint-best')),
         });
         await save(out);
