@@ -10,6 +10,7 @@ import { EngineContext } from './ui/engine-context.ts';
 import { ErrorBoundary } from './ui/ErrorBoundary.tsx';
 import './ui/app.css';
 import { appStore } from './state/store.ts';
+import { refreshLibrary } from './state/library.ts';
 import { connectEngine, startEngineWorker, type EngineClient } from './worker/client.ts';
 
 /** How long the worker may take to open the GPU before the app says so. */
@@ -55,8 +56,9 @@ function boot(): EngineClient | null {
       clearTimeout(timer);
       deviceReady(r);
       addLog('info', `GPU ready in the worker: ${[r.adapter.vendor, r.adapter.architecture].filter(Boolean).join(' ')}`);
-      // The app opens on the bundled demo model, which needs no network.
+      // The app opens on the bundled demo model, which needs no network, and the saved runs.
       void loadBaseModel(engine, demoModelSource());
+      void refreshLibrary();
     },
     (e: unknown) => {
       settled = true;

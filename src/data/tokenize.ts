@@ -184,9 +184,18 @@ function chatTokens(text: string, spans: Span[], tok: TextTokenizer): { ids: num
   return { ids, trained };
 }
 
+/**
+ * A conversation's ids as the template renders it: the one way chat text becomes tokens, for training
+ * and for chat-mode generation (with the generation prompt). The template writes BOS and the turn
+ * markers itself, so the tokenizer must not add its own.
+ */
+export function encodeChat(messages: ChatMessage[], template: ChatTemplate, tok: TextTokenizer, addGenerationPrompt = false): number[] {
+  return tok.encode(template.render(messages, addGenerationPrompt), { addSpecialTokens: false });
+}
+
 function tokenizeChat(messages: ChatMessage[], ctx: TokenizeContext): { inputIds: number[]; labels: number[] } {
   if (ctx.mask === 'none') {
-    const inputIds = ctx.tokenizer.encode(ctx.template.render(messages, false), { addSpecialTokens: false });
+    const inputIds = encodeChat(messages, ctx.template, ctx.tokenizer);
     return { inputIds, labels: [...inputIds] };
   }
   const { text, spans } = assistantSpans(messages, ctx.template);

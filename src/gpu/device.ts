@@ -36,6 +36,8 @@ export interface Gpu {
   pipelines: PipelineCache;
   /** Rejects with the first validation or out-of-memory error the device reported, if any. */
   checkErrors(): void;
+  /** Why the device was lost (driver reset, GPU removed, ...), or null while it works; our own destroy() is no loss. */
+  readonly lostReason: string | null;
   destroy(): void;
 }
 
@@ -77,6 +79,11 @@ export async function createGpu(gpu: GPU | undefined, opts: GpuOptions = {}): Pr
     const msg = (ev as GPUUncapturedErrorEvent).error.message;
     firstError ??= msg;
   });
+  let lostReason: string | null = null;
+  let destroying = false;
+  void device.lost.then((info) => {
+    if (!destroying) lostReason = info.message || info.reason || 'unknown reason';
+  });
   const dl = device.limits;
   const limits = {
     maxBufferSize: dl.maxBufferSize,
@@ -100,7 +107,11 @@ export async function createGpu(gpu: GPU | undefined, opts: GpuOptions = {}): Pr
         throw new Error(`GPU error: ${msg}`);
       }
     },
+    get lostReason() {
+      return lostReason;
+    },
     destroy() {
+      destroying = true;
       device.destroy();
     },
   };

@@ -26,3 +26,11 @@ export class DeviceLimitError extends Error {
     this.name = 'DeviceLimitError';
   }
 }
+
+/** The GPU device went away mid-work (driver reset, GPU removed or reclaimed by the browser). */
+export class DeviceLostError extends Error {
+  constructor(reason: string, detail: string) {
+    super(`The GPU device was lost (${reason}). ${detail}`);
+    this.name = 'DeviceLostError';
+  }
+}

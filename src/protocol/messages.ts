@@ -11,6 +11,7 @@ import type { DatasetFormat } from '../data/types.ts';
 import type { DatasetStats, PreviewSegment } from '../data/prepare.ts';
 import type { MaskMode } from '../data/tokenize.ts';
 import type { AdapterSummary as StoredAdapterSummary } from '../storage/types.ts';
+import type { HubProgress } from '../formats/hub-files.ts';
 
 // ---- shared shapes ---------------------------------------------------------------------------------
 
@@ -48,17 +49,33 @@ export interface LoadModelRequest {
   precision?: 'auto' | 'f16' | 'f32';
 }
 
+/**
+ * Cancel a request in flight (a model load or download). The target ends with an error reply named
+ * "AbortError"; a cancelled load keeps the model loaded before it.
+ */
+export interface CancelRequest {
+  kind: 'cancel';
+  id: number;
+  /** The id of the request to cancel. */
+  targetId: number;
+}
+
 /** Continue a prompt with the loaded model (KV cache; greedy at temperature 0). */
 export interface GenerateRequest {
   kind: 'generate';
   id: number;
   prompt: string;
-  /** Use the adapter trained in this session, if any (default true); false = the base model. */
+  /** Use the adapter in use, if any: trained in this session or chosen by `useAdapter` (default true); false = the base model. */
   useAdapter?: boolean;
   maxNewTokens?: number;
   temperature?: number;
   topP?: number;
   seed?: number;
+  /**
+   * Chat mode: the prompt is sent as one user message through the model's chat template, with the
+   * generation prompt added (ChatML when the model has none; a progress message says so).
+   */
+  chat?: boolean;
 }
 
 /** Mean cross-entropy of the loaded model over token rows (transformers' convention). */
@@ -180,7 +197,7 @@ export interface ExportMergedRequest {
  * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
  */
 export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | InspectDatasetRequest | ExportAdapterRequest | ExportMergedRequest
-  | ResumeTrainingRequest | ControlTrainingRequest | UseAdapterRequest | ImportAdapterRequest;
+  | ResumeTrainingRequest | ControlTrainingRequest | UseAdapterRequest | ImportAdapterRequest | CancelRequest;
 
 export type RequestKind = Request['kind'];
 
@@ -283,6 +300,8 @@ export type SavedAdapter = StoredAdapterSummary;
 
 /** The `value` of a result reply, per request kind. */
 export interface ResultOf {
+  /** false: no such request was in flight (it had already ended). */
+  cancel: { cancelled: boolean };
   resumeTraining: TrainResult;
   controlTraining: { accepted: boolean };
   useAdapter: SavedAdapter | null;
@@ -328,7 +347,14 @@ export interface ProgressReply {
   fraction?: number;
   /** Training: the step just finished, or a validation result. */
   metrics?: TrainMetrics;
+  /** Generation: the new text so far, special tokens left out; the last one equals the result's text. */
+  partialText?: string;
+  /** Loading a hub model: the file being downloaded (or read from the browser's model cache). */
+  download?: DownloadProgress;
 }
+
+/** One model file's download: bytes so far and promised (null: unknown), speed over the last seconds. */
+export type DownloadProgress = HubProgress;
 
 export interface TrainMetrics {
   /** The run these metrics belong to (sent with step 0). */
@@ -339,6 +365,9 @@ export interface TrainMetrics {
   valLoss?: number;
   lr?: number;
   tokensPerSecond?: number;
+  /** Passes over the training rows so far (fractional). */
+  epoch?: number;
+  elapsedMs?: number;
   etaMs?: number;
   peakBytes?: number;
   /** A greedy continuation of a fixed prompt with the adapter as it is at `step`. */

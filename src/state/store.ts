@@ -3,7 +3,7 @@
 
 import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
-import type { AdapterInfo, GpuLimitsInfo, InspectDatasetResult, ModelInfoResult, TrainMetrics, TrainResult, TrainSettings } from '../protocol/messages.ts';
+import type { AdapterInfo, DownloadProgress, GpuLimitsInfo, InspectDatasetResult, ModelInfoResult, TrainMetrics, TrainResult, TrainSettings } from '../protocol/messages.ts';
 import { QUICK_PRESET } from './presets.ts';
 
 /**
@@ -34,6 +34,8 @@ export interface AppState {
   modelStatus: 'none' | 'loading' | 'ready' | 'error';
   /** The current load's progress message, or why it failed. */
   modelMessage: string | null;
+  /** A hub model's files, in the order the current (or last) load fetched them, each as last reported. */
+  modelDownloads: DownloadProgress[];
   training: TrainingState;
   /** The settings the next run will use (the form edits them). */
   settings: TrainSettings;
@@ -57,9 +59,18 @@ export interface DatasetInspection {
 }
 
 export interface TrainingState {
-  status: 'idle' | 'training' | 'done' | 'error';
+  /** paused: the run waits in storage for Resume; error: it failed (Resume may continue it from its checkpoint). */
+  status: 'idle' | 'training' | 'paused' | 'done' | 'error';
+  /** The saved run being shown (null until the worker names it). */
+  runId: string | null;
   /** One entry per finished step (loss) or validation (valLoss). */
   points: TrainMetrics[];
+  /** The latest step's figures (tokens/s, ETA, memory), which the chart points do not keep. */
+  latest: TrainMetrics | null;
+  /** The newest sample generation from the fixed prompt. */
+  sample: { step: number; prompt: string; text: string } | null;
+  /** Pause or Stop was asked and the current step is finishing. */
+  pending: 'pause' | 'stop' | null;
   message: string | null;
   result: TrainResult | null;
 }
@@ -72,7 +83,11 @@ export interface AppActions {
   modelLoading(message: string): void;
   modelLoaded(info: ModelInfoResult): void;
   modelFailed(message: string): void;
-  trainingStarted(): void;
+  /** A file's download report (replacing the file's earlier one); null forgets them all (a new load). */
+  modelDownload(p: DownloadProgress | null): void;
+  /** A new run (no points) or a resumed one (its saved points). */
+  trainingStarted(points?: TrainMetrics[], runId?: string | null): void;
+  trainingPending(action: 'pause' | 'stop'): void;
   trainingProgress(message: string, metrics?: TrainMetrics): void;
   trainingDone(result: TrainResult): void;
   trainingFailed(message: string): void;
@@ -98,7 +113,8 @@ export const initialState: AppState = {
   model: null,
   modelStatus: 'none',
   modelMessage: null,
-  training: { status: 'idle', points: [], message: null, result: null },
+  modelDownloads: [],
+  training: { status: 'idle', runId: null, points: [], latest: null, sample: null, pending: null, message: null, result: null },
   settings: QUICK_PRESET,
   dataset: DEFAULT_DATASET,
   inspection: { status: 'idle', result: null, message: null },
@@ -116,11 +132,34 @@ export function createAppStore(init: Partial<AppState> = {}) {
     modelLoading: (message) => set({ modelStatus: 'loading', modelMessage: message }),
     modelLoaded: (info) => set({ model: info, modelStatus: 'ready', modelMessage: null }),
     modelFailed: (message) => set((s) => ({ modelStatus: s.model ? 'ready' : 'error', modelMessage: message })),
-    trainingStarted: () => set({ training: { status: 'training', points: [], message: 'starting', result: null } }),
-    trainingProgress: (message, metrics) =>
-      set((s) => ({ training: { ...s.training, message, points: metrics ? [...s.training.points, metrics] : s.training.points } })),
-    trainingDone: (result) => set((s) => ({ training: { ...s.training, status: 'done', result, message: null } })),
-    trainingFailed: (message) => set((s) => ({ training: { ...s.training, status: 'error', message } })),
+    modelDownload: (p) =>
+      set((s) => {
+        if (!p) return { modelDownloads: [] };
+        const i = s.modelDownloads.findIndex((d) => d.file === p.file);
+        return { modelDownloads: i < 0 ? [...s.modelDownloads, p] : s.modelDownloads.map((d, j) => (j === i ? p : d)) };
+      }),
+    trainingStarted: (points = [], runId = null) =>
+      set({ training: { ...initialState.training, status: 'training', points, runId, latest: points.at(-1) ?? null, message: 'starting' } }),
+    trainingPending: (action) => set((s) => ({ training: { ...s.training, pending: action } })),
+    trainingProgress: (message, m) =>
+      set((s) => {
+        if (!m) return { training: { ...s.training, message } };
+        const t = s.training;
+        const point = m.loss !== undefined || m.valLoss !== undefined;
+        return {
+          training: {
+            ...t,
+            message,
+            runId: m.runId ?? t.runId,
+            points: point ? [...t.points, m] : t.points,
+            latest: m.loss !== undefined || !t.latest ? m : t.latest,
+            sample: m.sample ? { step: m.step, ...m.sample } : t.sample,
+          },
+        };
+      }),
+    trainingDone: (result) =>
+      set((s) => ({ training: { ...s.training, status: result.status === 'paused' ? 'paused' : 'done', runId: result.runId, result, pending: null, message: null } })),
+    trainingFailed: (message) => set((s) => ({ training: { ...s.training, status: 'error', pending: null, message } })),
     updateSettings: (patch) => set((s) => ({ settings: { ...s.settings, ...patch } })),
     setDataset: (dataset) => set({ dataset }),
     inspectionStarted: () => set((s) => ({ inspection: { ...s.inspection, status: 'inspecting' } })),

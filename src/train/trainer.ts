@@ -258,6 +258,9 @@ export async function train(
       });
       optimizer.step(lr);
       const norm = readBuffer(gpu, optimizer.norm, 0, 8);
+      // If the run ends early (an error, a lost device), these readbacks may never be awaited;
+      // their rejections are then expected, not unhandled.
+      for (const p of [...states, norm]) p.catch(() => undefined);
       // The previous step's numbers arrive while this step runs.
       if (pending) await settle(pending);
       pending = { step, lr, tokens, states, norm };

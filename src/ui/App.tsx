@@ -6,6 +6,8 @@ import { LogView } from './LogView.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
 import { Playground } from './Playground.tsx';
 import { TrainPanel } from './TrainPanel.tsx';
+import { RunList } from './RunList.tsx';
+import { AdapterLibrary } from './AdapterLibrary.tsx';
 import { Unsupported } from './Unsupported.tsx';
 
 export function App() {
@@ -36,6 +38,8 @@ export function App() {
             <GpuStatus />
             <ModelPanel />
             <TrainPanel />
+            <RunList />
+            <AdapterLibrary />
             <Playground />
           </>
         )}

@@ -21,7 +21,9 @@ const ROWS: { key: keyof CostColumn; label: string; count?: boolean }[] = [
 export function CostPanel() {
   const model = useAppStore((s) => s.model);
   const settings = useAppStore((s) => s.settings);
-  const training = useAppStore((s) => s.training);
+  // Primitive selections: the panel re-renders when the peak grows, not at every step.
+  const trainingNow = useAppStore((s) => s.training.status === 'training');
+  const measuredPeak = useAppStore((s) => Math.max(s.training.latest?.peakBytes ?? 0, s.training.result?.peakBytes ?? 0));
   const est = useMemo(
     () =>
       model
@@ -29,13 +31,9 @@ export function CostPanel() {
         : null,
     [model, settings],
   );
-  const measured = useMemo(() => {
-    const fromSteps = training.points.reduce((m, p) => Math.max(m, p.peakBytes ?? 0), 0);
-    const peak = Math.max(fromSteps, training.result?.peakBytes ?? 0);
-    return peak > 0 ? peak : null;
-  }, [training.points, training.result]);
+  const measured = measuredPeak > 0 ? measuredPeak : null;
   if (!est || !model) return null;
-  const runState = training.status === 'training' ? 'so far' : 'last run';
+  const runState = trainingNow ? 'so far' : 'last run';
 
   return (
     <section aria-label="Cost" className="cost" data-testid="cost-panel">

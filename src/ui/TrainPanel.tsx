@@ -1,69 +1,67 @@
-// Train a LoRA adapter: pick a sample dataset (or drop a file), one click, and watch the loss.
+// Train a LoRA adapter: dataset, settings and cost, then Start / Pause / Resume / Stop with a live
+// status line, loss chart (with other runs overlaid) and a sample generation at each validation.
+// The panel itself re-renders only when the run's state changes; per-step figures go to LiveTraining.
 
-import type { DatasetSource } from '../protocol/messages.ts';
-import { appStore, useAppStore } from '../state/store.ts';
+import { memo } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { useLibrary } from '../state/library.ts';
+import { useAppStore } from '../state/store.ts';
 import { formatBytes } from '../util/format.ts';
 import { useEngine } from './engine-context.ts';
-import { DownloadButtons } from './DownloadButtons.tsx';
-import { LossChart } from './LossChart.tsx';
-import { TrainConfigForm } from './TrainConfigForm.tsx';
 import { CostPanel } from './CostPanel.tsx';
 import { DatasetPanel } from './DatasetPanel.tsx';
-import { datasetSource } from './samples.ts';
+import { DownloadButtons } from './DownloadButtons.tsx';
+import { LiveTraining } from './LiveTraining.tsx';
+import { TrainConfigForm } from './TrainConfigForm.tsx';
+import { controlTraining, resumeRun, startTraining } from './training-actions.ts';
+
+// The setup panels follow their own store selections; a change of the run's state must not redraw them.
+const Dataset = memo(DatasetPanel);
+const Config = memo(TrainConfigForm);
+const Cost = memo(CostPanel);
+const Live = memo(LiveTraining);
 
 export function TrainPanel() {
   const engine = useEngine();
   const modelReady = useAppStore((s) => s.modelStatus === 'ready');
-  const training = useAppStore((s) => s.training);
-  const settings = useAppStore((s) => s.settings);
-  const steps = settings.steps;
+  const { status, runId, pending, result: r } = useAppStore(
+    useShallow((s) => ({ status: s.training.status, runId: s.training.runId, pending: s.training.pending, result: s.training.result })),
+  );
+  const run = useLibrary((s) => s.runs.find((x) => x.id === runId));
   if (!engine) return null;
-  const busy = training.status === 'training';
-  const last = [...training.points].reverse().find((p) => p.loss !== undefined);
-  const r = training.result;
-
-  async function start() {
-    if (!engine) return;
-    const { trainingStarted, trainingProgress, trainingDone, trainingFailed } = appStore.getState();
-    const dataset: DatasetSource = datasetSource(appStore.getState().dataset);
-    trainingStarted();
-    let done = false;
-    try {
-      const result = await engine.request<'train'>({ kind: 'train', dataset, settings: { ...settings, evalEvery: steps > 0 ? Math.max(1, Math.round(steps / 4)) : settings.evalEvery } }, (p) => {
-        if (!done) trainingProgress(p.message, p.metrics);
-      });
-      done = true;
-      trainingDone(result);
-    } catch (e) {
-      done = true;
-      trainingFailed((e as Error).message);
-    }
-  }
+  const busy = status === 'training';
+  const resumable = !busy && run !== undefined && (status === 'paused' || status === 'error') && run.step > 0;
 
   return (
-    <section className="card" data-testid="train-panel" data-train-status={training.status}>
+    <section className="card" data-testid="train-panel" data-train-status={status}>
       <h2>Train a LoRA adapter</h2>
-      <DatasetPanel />
-      <TrainConfigForm />
-      <CostPanel />
-      <button type="button" disabled={!modelReady || busy} onClick={() => void start()} data-testid="train">
-        {busy ? 'Training…' : 'Train'}
-      </button>
-      {training.message && <p className={training.status === 'error' ? 'error-text' : 'muted'} data-testid="train-message">{training.message}</p>}
-      {last && (
-        <p className="muted" data-testid="train-progress">
-          step {last.step}/{last.totalSteps} · loss {last.loss?.toFixed(4)} · {last.tokensPerSecond?.toFixed(0)} tokens/s · ETA{' '}
-          {((last.etaMs ?? 0) / 1000).toFixed(0)} s · GPU memory {formatBytes(last.peakBytes ?? 0)}
-        </p>
-      )}
-      {training.points.length > 0 && <LossChart points={training.points} />}
+      <Dataset />
+      <Config />
+      <Cost />
+      <div className="row" role="group" aria-label="Training controls">
+        <button type="button" disabled={!modelReady || busy} onClick={() => void startTraining(engine)} data-testid="train">
+          Start training
+        </button>
+        <button type="button" disabled={!busy || pending !== null} onClick={() => void controlTraining(engine, 'pause')}>
+          {pending === 'pause' ? 'Pausing…' : 'Pause'}
+        </button>
+        <button type="button" disabled={!resumable || !modelReady} onClick={() => run && void resumeRun(engine, run)}>
+          Resume
+        </button>
+        <button type="button" disabled={!busy || pending !== null} onClick={() => void controlTraining(engine, 'stop')}>
+          {pending === 'stop' ? 'Stopping…' : 'Stop'}
+        </button>
+      </div>
+      <Live />
       {r && (
         <p data-testid="train-result" data-val-before={r.valLossBefore ?? ''} data-val-after={r.valLossAfter ?? ''}>
-          Trained {r.trainableParameters.toLocaleString('en')} parameters in {(r.elapsedMs / 1000).toFixed(1)} s on {r.trainRows} rows. Validation loss{' '}
-          {r.valLossBefore?.toFixed(4)} → {r.valLossAfter?.toFixed(4)}.
+          {r.status === 'paused' ? 'Paused after' : r.status === 'stopped' ? 'Stopped after' : 'Trained'} {r.steps} steps:{' '}
+          {r.trainableParameters.toLocaleString('en')} parameters on {r.trainRows} rows in {(r.elapsedMs / 1000).toFixed(1)} s, peak GPU memory{' '}
+          {formatBytes(r.peakBytes)}.
+          {r.valLossBefore !== null && r.valLossAfter !== null && ` Validation loss ${r.valLossBefore.toFixed(4)} → ${r.valLossAfter.toFixed(4)}.`}
         </p>
       )}
-      {r && <DownloadButtons />}
+      {r && r.status !== 'paused' && <DownloadButtons />}
     </section>
   );
 }

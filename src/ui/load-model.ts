@@ -1,26 +1,60 @@
 // Loads a base model through the worker and mirrors the outcome in the store.
 
 import type { ModelSource } from '../protocol/messages.ts';
+import { libraryStore } from '../state/library.ts';
 import { appStore } from '../state/store.ts';
 import type { EngineClient } from '../worker/client.ts';
 
+/** The load in flight, for Cancel; the worker's id for it arrives with its first progress reply. */
+let inFlight: { engine: EngineClient; id: number | null } | null = null;
+
+/** The last model asked for: loaded again on a new device after the GPU was lost. */
+let lastSource: ModelSource | null = null;
+
+export function reloadLastModel(engine: EngineClient): Promise<void> {
+  return lastSource ? loadBaseModel(engine, lastSource) : Promise.resolve();
+}
+
 export async function loadBaseModel(engine: EngineClient, source: ModelSource): Promise<void> {
-  const { modelLoading, modelLoaded, modelFailed, addLog } = appStore.getState();
+  lastSource = source;
+  const { modelLoading, modelLoaded, modelFailed, modelDownload, addLog } = appStore.getState();
   const label = source.kind === 'hub' ? source.repo : source.kind === 'url' ? source.name : `${source.files.length} dropped files`;
   modelLoading(`loading ${label}`);
+  modelDownload(null);
+  const mine: { engine: EngineClient; id: number | null } = { engine, id: null };
+  inFlight = mine;
   // Progress travels through its own comlink proxy and can arrive after the final reply.
   let done = false;
   try {
     const info = await engine.request<'loadModel'>({ kind: 'loadModel', source }, (p) => {
-      if (!done) modelLoading(p.message);
+      mine.id = p.id;
+      if (done) return;
+      if (p.download) modelDownload(p.download);
+      if (p.message.startsWith('warning: ')) addLog('warn', `${label}: ${p.message.slice('warning: '.length)}`);
+      modelLoading(p.message);
     });
     done = true;
+    // The worker drops any applied adapter with the old model.
+    libraryStore.setState({ activeAdapterId: null });
     modelLoaded(info);
     addLog('info', `model ready: ${info.name} (${info.architecture}, ${info.parameters.toLocaleString('en')} parameters)`);
   } catch (e) {
     done = true;
-    const message = (e as Error).message;
-    modelFailed(message);
-    addLog('error', `loading ${label} failed: ${message}`);
+    const err = e as Error;
+    modelFailed(err.message);
+    if (err.name === 'AbortError') addLog('warn', err.message);
+    else addLog('error', `loading ${label} failed: ${err.message}`);
+  } finally {
+    if (inFlight === mine) inFlight = null;
   }
+}
+
+/**
+ * Asks the worker to cancel the load in flight, which then ends with an AbortError (and keeps the
+ * model loaded before). false: no load to cancel, or none the worker has named yet.
+ */
+export async function cancelModelLoad(): Promise<boolean> {
+  const load = inFlight;
+  if (!load || load.id === null) return false;
+  return (await load.engine.request<'cancel'>({ kind: 'cancel', targetId: load.id })).cancelled;
 }

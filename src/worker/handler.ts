@@ -15,6 +15,7 @@ import type {
   ResultOf,
   ResultReply,
   TrainMetrics,
+  DownloadProgress,
 } from '../protocol/messages.ts';
 import { EngineSession } from './session.ts';
 
@@ -33,7 +34,7 @@ export interface Handler extends EngineApi {
 
 /** Every request kind, checked by the compiler against the protocol's Request union. */
 const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true, inspectDataset: true, exportAdapter: true, exportMerged: true,
-  resumeTraining: true, controlTraining: true, useAdapter: true, importAdapter: true,
+  resumeTraining: true, controlTraining: true, useAdapter: true, importAdapter: true, cancel: true,
 };
 const KNOWN_KINDS = Object.keys(KINDS);
 
@@ -59,15 +60,19 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
     return session;
   }
 
+  /** Requests that a `cancel` can abort, by id. */
+  const cancellable = new Map<number, AbortController>();
+
   async function run(req: Request, onProgress: ProgressSink | undefined): Promise<ResultOf[RequestKind]> {
-    const progress = (message: string, fraction?: number, metrics?: TrainMetrics): void => {
+    const progress = (message: string, fraction?: number, metrics?: TrainMetrics, partialText?: string, download?: DownloadProgress): void => {
       if (!onProgress) return;
       try {
         // Through comlink the sink is a proxy whose call returns a promise; a UI that went away
         // must not break the work, so its failures are ignored.
         const r: unknown = onProgress({
           type: 'progress', id: req.id, kind: req.kind, message,
-          ...(fraction === undefined ? {} : { fraction }), ...(metrics ? { metrics } : {}),
+          ...(fraction === undefined ? {} : { fraction }), ...(metrics ? { metrics } : {}), ...(partialText === undefined ? {} : { partialText }),
+          ...(download ? { download } : {}),
         });
         if (r instanceof Promise) r.catch(() => undefined);
       } catch {
@@ -77,8 +82,20 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
     switch (req.kind) {
       case 'init':
         return init(req, progress);
-      case 'loadModel':
-        return (await engine(progress)).loadModel(req, progress);
+      case 'loadModel': {
+        const controller = new AbortController();
+        cancellable.set(req.id, controller);
+        try {
+          return await (await engine(progress)).loadModel(req, progress, controller.signal);
+        } finally {
+          cancellable.delete(req.id);
+        }
+      }
+      case 'cancel': {
+        const target = cancellable.get(req.targetId);
+        target?.abort(new DOMException('The download was cancelled.', 'AbortError'));
+        return { cancelled: target !== undefined };
+      }
       case 'generate':
         return (await engine(progress)).generate(req, progress);
       case 'evaluate':
@@ -118,6 +135,12 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         const reply: ResultReply = { type: 'result', id, kind: request.kind, value };
         return reply;
       } catch (e) {
+        // A lost device cannot be used again: the next request opens a new one (and needs a model loaded again).
+        const opened = await gpu?.catch(() => null);
+        if (opened?.lostReason) {
+          session = null;
+          gpu = null;
+        }
         const err = e instanceof Error ? e : new Error(String(e));
         return errorReply(id, kind, err.name || 'Error', err.message || String(e));
       }

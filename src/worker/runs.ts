@@ -30,12 +30,16 @@ export function metricPoint(m: TrainMetrics): MetricPoint {
  */
 export class RunRecorder {
   private pending: MetricPoint[] = [];
+  /** The step of the last checkpoint saved (0: none yet, or resumed from `run.step`). */
+  savedStep: number;
 
   constructor(
     readonly storage: AppStorage | null,
     readonly run: AppRun,
     private readonly warn: (message: string) => void,
-  ) {}
+  ) {
+    this.savedStep = storage ? run.step : 0;
+  }
 
   point(m: TrainMetrics): void {
     if (m.loss !== undefined || m.valLoss !== undefined) this.pending.push(metricPoint(m));
@@ -51,6 +55,7 @@ export class RunRecorder {
       await this.storage.putCheckpoint({ runId: this.run.id, step: state.step, savedAt: Date.now(), state });
       await this.flush(state.step);
       await this.storage.updateRun(this.run.id, { status, step: state.step });
+      this.savedStep = state.step;
     });
   }
 

@@ -3,7 +3,7 @@
 
 import type { ModelFiles } from '../formats/byte-source.ts';
 import { droppedFiles } from '../formats/browser-files.ts';
-import { hubFiles } from '../formats/hub-files.ts';
+import { hubModelFiles, LoadCancelledError } from './model-download.ts';
 import { urlFiles } from '../formats/url-files.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { evaluate, type TokenRow } from '../model/evaluate.ts';
@@ -16,6 +16,7 @@ import type {
   GenerateRequest,
   GenerateResult,
   DatasetSource,
+  DownloadProgress,
   ExportAdapterRequest,
   ExportAdapterResult,
   ExportMergedRequest,
@@ -37,6 +38,7 @@ import type {
 } from '../protocol/messages.ts';
 import { fileChunks } from '../data/browser-read.ts';
 import { loadChatTemplate } from '../data/chat-template.ts';
+import { encodeChat } from '../data/tokenize.ts';
 import { type Prepared, prepareDataset, previewRow, splitValidation } from '../data/prepare.ts';
 import { readDataset, type ReadResult } from '../data/read.ts';
 import { FormatError } from '../formats/errors.ts';
@@ -53,6 +55,7 @@ import { adapterRecord, CHECKPOINT_EVERY, datasetName, RunRecorder, summaryOf } 
 import { type AppRun, type AppStorage, openAppStorage } from '../storage/app.ts';
 import { samplePromptIds } from './sample-prompt.ts';
 import { StorageError } from '../storage/errors.ts';
+import { DeviceLostError } from '../gpu/errors.ts';
 import type { TrainState } from '../train/train-state.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter } from '../formats/peft.ts';
 import { memoryFiles } from '../formats/byte-source.ts';
@@ -60,22 +63,16 @@ import { zipFiles } from '../formats/zip-files.ts';
 import { type GpuLora, uploadLora } from '../lora/gpu-lora.ts';
 import { DEFAULT_TRAIN, totalSteps, train, type TrainOptions } from '../train/trainer.ts';
 
-type Progress = (message: string, fraction?: number, metrics?: TrainMetrics) => void;
+type Progress = (message: string, fraction?: number, metrics?: TrainMetrics, partialText?: string, download?: DownloadProgress) => void;
 
-function filesOf(source: ModelSource, progress: Progress): ModelFiles {
+function filesOf(source: ModelSource, progress: Progress, signal?: AbortSignal): ModelFiles {
   switch (source.kind) {
     case 'url':
       return urlFiles(source.baseUrl, source.name);
     case 'files':
       return droppedFiles(source.files);
     case 'hub':
-      return hubFiles({
-        repo: source.repo,
-        revision: source.revision,
-        hubBase: source.hubBase,
-        onProgress: ({ file, loaded, total }) =>
-          progress(`downloading ${file}: ${(loaded / 2 ** 20).toFixed(1)}${total ? ` / ${(total / 2 ** 20).toFixed(1)}` : ''} MiB`, total ? loaded / total : undefined),
-      });
+      return hubModelFiles(source, (m, fraction, d) => progress(m, fraction, undefined, undefined, d), (w) => progress(`warning: ${w}`), signal);
   }
 }
 
@@ -168,13 +165,22 @@ export class EngineSession {
 
   constructor(private readonly gpu: Gpu) {}
 
-  async loadModel(req: LoadModelRequest, progress: Progress): Promise<ModelInfoResult> {
-    const files = filesOf(req.source, progress);
+  /** `signal` cancels the load (an AbortError); the model loaded before stays loaded either way. */
+  async loadModel(req: LoadModelRequest, progress: Progress, signal?: AbortSignal): Promise<ModelInfoResult> {
+    const files = filesOf(req.source, progress, signal);
     progress(`loading ${files.name}`);
+    const cancelled = () => new LoadCancelledError(files.name, this.model?.name ?? null);
     const next = await loadModel(this.gpu, files, {
       precision: req.precision,
       onProgress: (stage, done, total) => progress(`${stage}: ${Math.round((100 * done) / total)}%`, done / total),
+    }).catch((e: unknown) => {
+      throw signal?.aborted ? cancelled() : e;
     });
+    // Cancelled after the download, while the weights went up: the new model is not wanted.
+    if (signal?.aborted) {
+      destroyModel(next);
+      throw cancelled();
+    }
     // The old model stays usable until the new one has loaded.
     this.dropAdapter();
     if (this.model) destroyModel(this.model);
@@ -186,22 +192,35 @@ export class EngineSession {
   async generate(req: GenerateRequest, progress: Progress): Promise<GenerateResult> {
     const model = this.need();
     model.lora = req.useAdapter === false ? null : (this.current?.lora ?? null);
-    const promptTokens = model.tokenizer.encode(req.prompt);
+    const promptTokens = req.chat ? await this.chatPrompt(req.prompt, progress) : model.tokenizer.encode(req.prompt);
     const start = performance.now();
+    const sofar: number[] = [];
+    let sent = '';
     const tokens = await generateTokens(model, promptTokens, {
       maxNewTokens: req.maxNewTokens,
       temperature: req.temperature,
       topP: req.topP,
       seed: req.seed,
-      onToken: () => progress(`generating: ${Math.round(performance.now() - start)} ms`),
+      onToken: (id) => {
+        sofar.push(id);
+        // A character whose bytes span several tokens decodes to U+FFFD until its last byte comes;
+        // holding it back keeps each partial text a prefix of the next.
+        sent = model.tokenizer.decode(sofar, { skipSpecialTokens: true }).replace(/\uFFFD+$/, '');
+        progress(`generating: ${sofar.length} tokens, ${Math.round(performance.now() - start)} ms`, undefined, undefined, sent);
+      },
     });
     const seconds = (performance.now() - start) / 1000;
-    return {
-      text: model.tokenizer.decode(tokens, { skipSpecialTokens: true }),
-      tokens,
-      promptTokens,
-      tokensPerSecond: tokens.length / Math.max(seconds, 1e-9),
-    };
+    const text = model.tokenizer.decode(tokens, { skipSpecialTokens: true });
+    // Generation cut off inside a character: the held-back U+FFFD is part of the result after all.
+    if (text !== sent) progress(`generated ${tokens.length} tokens`, undefined, undefined, text);
+    return { text, tokens, promptTokens, tokensPerSecond: tokens.length / Math.max(seconds, 1e-9) };
+  }
+
+  /** The prompt as one user turn through the model's chat template, ready for the assistant's answer. */
+  private async chatPrompt(prompt: string, progress: Progress): Promise<number[]> {
+    const template = await loadChatTemplate(this.files!);
+    if (template.source === 'chatml-fallback') progress(`warning: the model has no chat template, so the prompt is formatted with ChatML (${template.origin})`);
+    return encodeChat([{ role: 'user', content: prompt }], template, this.need().tokenizer, true);
   }
 
   evaluate(req: EvaluateRequest): Promise<EvaluateResult> {
@@ -290,6 +309,7 @@ export class EngineSession {
         result = await train(model, trainable, rows, val.length ? val : null, opts, {
           onStep: (r) => report(`step ${r.step}/${r.totalSteps}: loss ${r.loss.toFixed(4)}`, r.step / r.totalSteps, {
             step: r.step, totalSteps: r.totalSteps, loss: r.loss, lr: r.lr, tokensPerSecond: r.tokensPerSecond, etaMs: r.etaMs, peakBytes: r.peakBytes,
+            epoch: (r.step * s.batchSize * s.gradAccum) / rows.length, elapsedMs: r.elapsedMs,
           }),
           onEval: async (r) => {
             const tokens = await generateTokens(model, sampleIds, { maxNewTokens: SAMPLE_TOKENS, temperature: 0 });
@@ -300,8 +320,14 @@ export class EngineSession {
           onCheckpoint: (state) => recorder.checkpoint(state, control.request === 'pause' ? 'paused' : 'running'),
         });
       } catch (e) {
-        await recorder.fail((e as Error).message).catch(() => undefined);
-        throw e;
+        const lost = model.gpu.lostReason;
+        const err = lost
+          ? new DeviceLostError(lost, recorder.savedStep > 0
+            ? `Training stopped; the run is saved at step ${recorder.savedStep}: load the model again and press Resume to continue from there.`
+            : 'Training stopped before its first checkpoint: load the model again and start the run anew.')
+          : (e as Error);
+        await recorder.fail(err.message).catch(() => undefined);
+        throw err;
       }
       const status = !result.stopped ? 'finished' : control.request === 'pause' ? 'paused' : 'stopped';
       let adapterId: string | null = null;

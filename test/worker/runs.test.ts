@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Gpu } from '../../src/gpu/device.ts';
 import { createNodeGpu } from '../../src/gpu/node-gpu.ts';
 import type { FinalReply, GenerateResult, ProgressReply, Request, SavedAdapter, TrainResult, TrainSettings } from '../../src/protocol/messages.ts';
 import { openAppStorage } from '../../src/storage/app.ts';
@@ -95,6 +96,40 @@ describe('saved runs', () => {
     const imported = await call<SavedAdapter>(h3, { kind: 'importAdapter', files: [new File([zip], 'my-adapter.zip')] });
     expect(imported).toMatchObject({ name: 'my-adapter', rank: SETTINGS.rank, alpha: SETTINGS.alpha });
     expect(imported.id).not.toBe(record.id);
+    storage!.close();
+  }, 600_000);
+
+  it('a lost GPU device ends the run at its last checkpoint, and Resume on a new device continues the same curve', async () => {
+    const settings = { ...SETTINGS, steps: 14, evalEvery: 0 };
+    const straight = await call<TrainResult>(await handler(), { kind: 'train', dataset: DATASET, settings });
+
+    let gpu: Gpu | null = null;
+    const h = createHandler({
+      openGpu: async (o) => {
+        gpu = await createNodeGpu(o);
+        return gpu;
+      },
+    });
+    handlers.push(h);
+    const load = { kind: 'loadModel', source: { kind: 'files', files: readdirSync(MODEL_DIR).map((f) => file(join(MODEL_DIR, f))) } } as const;
+    await call(h, load);
+    const first = gpu!;
+    let runId = '';
+    const lost = call<TrainResult>(h, { kind: 'train', dataset: DATASET, settings }, (p) => {
+      if (p.metrics?.runId) runId = p.metrics.runId;
+      // What a driver reset looks like to the page: the device is destroyed under the engine.
+      if (p.metrics?.step === 12 && p.metrics.loss !== undefined) first.device.destroy();
+    });
+    await expect(lost).rejects.toThrow(/DeviceLostError: The GPU device was lost .*saved at step 10.*Resume/);
+    const { storage } = await openAppStorage();
+    const failed = (await storage!.getRun(runId))!;
+    expect(failed).toMatchObject({ status: 'failed', step: 10 });
+
+    await call(h, load);
+    expect(gpu).not.toBe(first);
+    const resumed = await call<TrainResult>(h, { kind: 'resumeTraining', runId });
+    expect(resumed.status).toBe('finished');
+    expect(resumed.losses).toEqual(straight.losses);
     storage!.close();
   }, 600_000);
 
