@@ -42,6 +42,10 @@ test('trains the demo model on the sample dataset and compares base and adapter'
   const entries = unzipSync(new Uint8Array(await readFile((await zip.path())!)));
   expect(Object.keys(entries).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   expect(JSON.parse(new TextDecoder().decode(entries['adapter_config.json']))).toMatchObject({ peft_type: 'LORA', r: 8, lora_alpha: 16 });
+  // PEFT's key names: every targeted projection of every layer, A and B.
+  const keys = Object.keys(safetensorsHeader(entries['adapter_model.safetensors']!)).sort();
+  expect(keys).toHaveLength(3 * 7 * 2);
+  for (const k of keys) expect(k).toMatch(/^base_model\.model\.model\.layers\.[0-2]\.(self_attn\.[qkvo]|mlp\.(gate|up|down))_proj\.lora_[AB]\.weight$/);
   const [gguf] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-gguf').click()]);
   const ggufBytes = new Uint8Array(await readFile((await gguf.path())!));
   expect(new TextDecoder().decode(ggufBytes.subarray(0, 4))).toBe('GGUF');

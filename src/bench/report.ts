@@ -1,0 +1,160 @@
+// The shape of `tabtune bench --json`: one object, stable keys (documented in README.md). A key of
+// a scenario that did not run is null, never missing. Bump BENCH_FORMAT when a key changes meaning.
+// Units are in the names: Ms = milliseconds, Gflops = 10^9 floating-point operations per second,
+// Bytes = bytes; flops = operation counts (a multiply-add is 2).
+
+export const BENCH_FORMAT = 1;
+
+export type ScenarioName = 'matmul' | 'train' | 'decode';
+export const SCENARIOS: readonly ScenarioName[] = ['matmul', 'train', 'decode'];
+
+export interface DeviceReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  shaderF16: boolean;
+  /** A CPU-backed adapter (lavapipe, SwiftShader): absolute figures say little, ratios do. */
+  software: boolean;
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+export interface MatmulRow {
+  /** "SmolLM2-135M" | "Qwen2.5-0.5B" | "quick" */
+  model: string;
+  /** The projections with this shape, e.g. "q_proj,o_proj". */
+  proj: string;
+  /** Y[m, n] = X[m, k] @ W[n, k]^T */
+  m: number;
+  n: number;
+  k: number;
+  /** Our weights' storage; X, Y and the accumulation are f32. */
+  dtype: 'f32' | 'f16';
+  /** Best time of one product over the timed trials. */
+  oursMs: number;
+  oursGflops: number;
+  /** TensorFlow.js WebGPU, f32 weights (see MatmulReport.tfjs.layout): the same for both dtype rows of a shape. */
+  tfjsMs: number | null;
+  tfjsGflops: number | null;
+  /** oursGflops / tfjsGflops (> 1: ours is faster). */
+  ratio: number | null;
+  /** max |ours - tfjs| / max |tfjs| over Y: a check that both computed the same product. */
+  maxRelDiff: number | null;
+}
+
+export interface MatmulReport {
+  rows: MatmulRow[];
+  /** Our fastest row. */
+  bestOursGflops: number;
+  /** Lowest and geometric-mean ratio ours/tfjs over all rows (null without TensorFlow.js). */
+  minRatio: number | null;
+  geomeanRatio: number | null;
+  /**
+   * version: "tfjs-core 4.22.0 (webgpu backend)"; error: why TensorFlow.js did not run (else null);
+   * layout: "nt" = tf.matMul(x, w, false, true) with w [n, k] as nn.Linear stores it (default),
+   * "nn" = tf.matMul(x, w) with w transposed to [k, n] beforehand (--tfjs-layout nn).
+   */
+  tfjs: { version: string | null; error: string | null; layout: 'nt' | 'nn' };
+  trials: number;
+}
+
+export interface BenchModelReport {
+  /** What the model is shaped like and how it was scaled down. */
+  name: string;
+  basedOn: string;
+  layers: number;
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  tiedEmbeddings: boolean;
+  /** Storage of the frozen matrices on the GPU. */
+  weightDtype: string;
+  /** Frozen parameters (embedding included). */
+  params: number;
+}
+
+export interface StepFlops {
+  /** 2 * params * tokens over the frozen linears and the LM head. */
+  frozenForward: number;
+  /** The same again: input-gradients through the frozen linears and the LM head. */
+  frozenInputGrad: number;
+  /** LoRA's products, forward (2) and backward (4): 6 * tokens * r * (in + out) per adapted module. */
+  lora: number;
+  /** Causal attention, forward (QK^T, PV) and backward (4 products): 12 * heads * headDim * T(T+1)/2 per layer and sequence. */
+  attention: number;
+  /** frozenForward + frozenInputGrad + lora + attention. */
+  useful: number;
+  /** Not useful, reported apart: the forward recomputed by activation checkpointing and the loss's second pass over the LM head. */
+  recompute: number;
+}
+
+export interface TrainReport {
+  model: BenchModelReport;
+  lora: { rank: number; alpha: number; targets: string[]; trainableParams: number };
+  batch: number;
+  /** Tokens per sequence; tokens per step = batch * seqLen. */
+  seqLen: number;
+  /** Steps timed after the warm-up step(s). */
+  timedSteps: number;
+  warmupSteps: number;
+  checkpointing: boolean;
+  /** Best wall time of one whole trainer step (encode, run, read the loss back) over the timed steps. */
+  stepMs: number;
+  meanStepMs: number;
+  /** batch * seqLen / stepMs. */
+  tokensPerSecond: number;
+  flops: StepFlops;
+  /** flops.useful / step time. */
+  usefulGflops: number;
+  /** Our best matmul GFLOP/s on the model's own projection shapes, measured before, between and after the timed steps (see referenceSource). */
+  referenceGflops: number;
+  referenceSource: string;
+  /** Step efficiency: usefulGflops / referenceGflops. */
+  efficiency: number;
+  /** matmul.bestOursGflops when the matmul scenario ran (minutes earlier: on a shared machine load may differ), else null. */
+  matmulBestGflops: number | null;
+  /** usefulGflops / matmulBestGflops, or null. */
+  efficiencyVsMatmulBest: number | null;
+  finalLoss: number;
+}
+
+export interface MemoryReport {
+  /** gpu.pool's highest bytes held while the model is loaded and trained (the reference matmuls' own buffers excluded). */
+  peakBytes: number;
+  /** The trainer's analytic plan (src/train/memory-plan.ts) for the same run, term by term. */
+  plan: { weights: number; trainable: number; activations: number; total: number; checkpointing: boolean };
+  /** peakBytes / plan.total. */
+  ratio: number;
+}
+
+export interface DecodeReport {
+  model: BenchModelReport;
+  /** Base model, no adapter; greedy; EOS ignored so that every run makes newTokens tokens. */
+  promptTokens: number;
+  newTokens: number;
+  /** The prompt's forward pass and the first new token. */
+  prefillMs: number;
+  /** Every token after the first, one forward of one token each with the KV cache. */
+  msPerToken: number;
+  tokensPerSecond: number;
+}
+
+export interface BenchReport {
+  format: number;
+  tabtune: string;
+  quick: boolean;
+  scenarios: ScenarioName[];
+  device: DeviceReport;
+  /** Where it ran: "node v20.20.2 (Dawn, npm webgpu)" or a browser's user agent. */
+  runtime: string;
+  matmul: MatmulReport | null;
+  train: TrainReport | null;
+  memory: MemoryReport | null;
+  decode: DecodeReport | null;
+  startedAt: string;
+  elapsedMs: number;
+}

@@ -1,0 +1,136 @@
+// Runs the bench scenarios on one Gpu and gathers one BenchReport. Works on any Gpu (Dawn in Node
+// or a browser's device); the caller creates and destroys it.
+
+import type { Gpu } from '../gpu/device.ts';
+import { runDecode } from './decode.ts';
+import { runMatmul } from './matmul.ts';
+import { type BenchModel, loadBenchModel } from './model.ts';
+import { BENCH_FORMAT, type BenchReport, type DeviceReport, type MatmulReport, type ScenarioName } from './report.ts';
+import { projectionShapes, QUICK_SHAPE, QWEN25_05B, SMOLLM2_135M } from './shapes.ts';
+import { startTfjs, type TfjsPeer } from './tfjs.ts';
+import { runTrain } from './train.ts';
+import { destroyModel } from '../model/model.ts';
+
+export interface BenchOptions {
+  scenarios: ScenarioName[];
+  /** Small sizes everywhere: seconds instead of minutes (for tests and a first look). */
+  quick: boolean;
+  /** Timed matmul trials per implementation and shape (default 3). */
+  trials?: number;
+  /** Layers of the train/decode model (default 2; SmolLM2-135M has 30). */
+  layers?: number;
+  /** Vocabulary of the train/decode model (default: the test tokenizer's 420). */
+  vocab?: number;
+  /** Compare with TensorFlow.js (default true). */
+  tfjs?: boolean;
+  /** See MatmulReport.tfjs.layout (default 'nt'). */
+  tfjsLayout?: 'nt' | 'nn';
+  tabtune: string;
+  runtime: string;
+  onProgress?: (line: string) => void;
+}
+
+/** The sizes of each mode. */
+export function benchSizes(quick: boolean) {
+  return quick
+    ? { M: 64, shapes: projectionShapes(QUICK_SHAPE), minTrialMs: 20, seqLen: 32, promptTokens: 4, newTokens: 4, warmupSteps: 1, timedSteps: 2 }
+    : { M: 512, shapes: [...projectionShapes(SMOLLM2_135M), ...projectionShapes(QWEN25_05B)], minTrialMs: 300, seqLen: 256, promptTokens: 16, newTokens: 16, warmupSteps: 1, timedSteps: 3 };
+}
+
+export function describeDevice(gpu: Gpu): DeviceReport {
+  const a = gpu.adapter;
+  return {
+    vendor: a.vendor,
+    architecture: a.architecture,
+    device: a.device,
+    description: a.description,
+    shaderF16: gpu.f16,
+    software: a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.device}`),
+    maxBufferSize: gpu.limits.maxBufferSize,
+    maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
+  };
+}
+
+export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const sizes = benchSizes(o.quick);
+  const trials = o.trials ?? 3;
+  const log = o.onProgress ?? (() => {});
+  const want = (s: ScenarioName) => o.scenarios.includes(s);
+
+  let matmul: MatmulReport | null = null;
+  let train: BenchReport['train'] = null;
+  let memory: BenchReport['memory'] = null;
+  let decode: BenchReport['decode'] = null;
+  if (want('matmul')) {
+    let peer: TfjsPeer | null = null;
+    let tfjsError: string | null = 'disabled';
+    if (o.tfjs !== false) {
+      try {
+        peer = await startTfjs(gpu);
+        tfjsError = null;
+      } catch (e) {
+        tfjsError = (e as Error).message;
+        log(`TensorFlow.js is not available, so matmul has no peer: ${tfjsError}`);
+      }
+    }
+    try {
+      matmul = await runMatmul(gpu, { M: sizes.M, shapes: sizes.shapes, dtypes: ['f32', 'f16'], trials, minTrialMs: sizes.minTrialMs, tfjs: peer, tfjsError, tfjsLayout: o.tfjsLayout, onProgress: log });
+    } finally {
+      peer?.dispose();
+    }
+  }
+
+  if (want('train') || want('decode')) {
+    gpu.pool.trim();
+    gpu.pool.resetPeak();
+    const seqLen = sizes.seqLen;
+    const maxPositions = Math.max(seqLen, sizes.promptTokens + sizes.newTokens);
+    let bm: BenchModel | null = null;
+    try {
+      bm = await loadBenchModel(gpu, { quick: o.quick, layers: o.layers ?? 2, vocab: o.vocab, maxPositions });
+      log(`bench model: ${bm.report.name}, ${bm.report.weightDtype} weights, ${bm.report.params.toLocaleString('en')} parameters`);
+      if (want('train')) {
+        // Our kernel alone on the model's own projection shapes, in its weight dtype, between the
+        // steps: on a shared machine a figure from minutes earlier can differ 2x.
+        const shapes = projectionShapes(o.quick ? QUICK_SHAPE : SMOLLM2_135M);
+        const dtype = bm.model.weights.dtype === 'f32' ? 'f32' : 'f16';
+        const measureReference = async () =>
+          (await runMatmul(gpu, { M: sizes.M, shapes, dtypes: [dtype], trials: 1, minTrialMs: sizes.minTrialMs, tfjs: null })).bestOursGflops;
+        const r = await runTrain(bm, {
+          batch: 1,
+          seqLen,
+          rank: 8,
+          warmupSteps: sizes.warmupSteps,
+          timedSteps: sizes.timedSteps,
+          measureReference,
+          referenceSource: `our best over the ${shapes.length} ${o.quick ? 'quick' : 'SmolLM2-135M'} projection shapes at m=${sizes.M}, ${dtype} weights, measured before, between and after the timed steps`,
+          matmulBestGflops: matmul?.bestOursGflops ?? null,
+          onProgress: log,
+        });
+        train = r.train;
+        memory = r.memory;
+      }
+      if (want('decode')) decode = await runDecode(bm, { promptTokens: sizes.promptTokens, newTokens: sizes.newTokens, onProgress: log });
+    } finally {
+      if (bm) destroyModel(bm.model);
+      gpu.pool.trim();
+    }
+  }
+  gpu.checkErrors();
+  return {
+    format: BENCH_FORMAT,
+    tabtune: o.tabtune,
+    quick: o.quick,
+    scenarios: [...o.scenarios],
+    device: describeDevice(gpu),
+    runtime: o.runtime,
+    matmul,
+    train,
+    memory,
+    decode,
+    startedAt,
+    elapsedMs: performance.now() - started,
+  };
+}

@@ -1,0 +1,105 @@
+// tabtune bench as a user runs it, at --quick sizes: one JSON object with the documented keys,
+// every figure finite and positive. No timing thresholds: speed is reported, not tested here.
+
+import { describe, expect, it } from 'vitest';
+import { lastJson, runCli } from '../helpers/cli.ts';
+
+type Obj = Record<string, unknown>;
+
+function positive(o: Obj, keys: string[], where: string): void {
+  for (const k of keys) {
+    const v = o[k];
+    expect(typeof v, `${where}.${k}`).toBe('number');
+    expect(Number.isFinite(v) && (v as number) > 0, `${where}.${k} = ${String(v)}`).toBe(true);
+  }
+}
+
+function strings(o: Obj, keys: string[], where: string): void {
+  for (const k of keys) expect(typeof o[k], `${where}.${k}`).toBe('string');
+}
+
+describe('tabtune bench', () => {
+  it('prints one JSON object with every scenario at --quick sizes', async () => {
+    const r = await runCli(['bench', '--quick', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const out = lastJson(r);
+    expect(Object.keys(out).sort()).toEqual(
+      ['decode', 'device', 'elapsedMs', 'format', 'matmul', 'memory', 'quick', 'runtime', 'scenarios', 'startedAt', 'tabtune', 'train'].sort(),
+    );
+    expect(out.format).toBe(1);
+    expect(out.quick).toBe(true);
+    expect(out.scenarios).toEqual(['matmul', 'train', 'decode']);
+    positive(out, ['elapsedMs'], 'report');
+
+    const device = out.device as Obj;
+    strings(device, ['vendor', 'architecture', 'device', 'description'], 'device');
+    expect(typeof device.shaderF16).toBe('boolean');
+    expect(typeof device.software).toBe('boolean');
+    positive(device, ['maxBufferSize', 'maxStorageBufferBindingSize'], 'device');
+
+    const matmul = out.matmul as Obj;
+    const rows = matmul.rows as Obj[];
+    // The quick shape's q/o, k/v, gate/up and down projections, each with f32 and f16 weights.
+    expect(rows).toHaveLength(8);
+    expect(new Set(rows.map((x) => x.dtype))).toEqual(new Set(['f32', 'f16']));
+    const tfjs = matmul.tfjs as Obj;
+    expect(tfjs.error).toBeNull();
+    expect(tfjs.layout).toBe('nt');
+    expect(tfjs.version).toMatch(/^tfjs-core 4\./);
+    for (const [i, row] of rows.entries()) {
+      strings(row, ['model', 'proj'], `rows[${i}]`);
+      positive(row, ['m', 'n', 'k', 'oursMs', 'oursGflops', 'tfjsMs', 'tfjsGflops', 'ratio'], `rows[${i}]`);
+      expect(row.ratio as number).toBeCloseTo((row.oursGflops as number) / (row.tfjsGflops as number), 6);
+      // Both implementations computed the same product (f16 weights round to ~1e-3).
+      expect(row.maxRelDiff as number, `rows[${i}].maxRelDiff`).toBeLessThan(row.dtype === 'f32' ? 1e-4 : 1e-2);
+    }
+    positive(matmul, ['bestOursGflops', 'minRatio', 'geomeanRatio', 'trials'], 'matmul');
+
+    const train = out.train as Obj;
+    positive(train, ['batch', 'seqLen', 'timedSteps', 'warmupSteps', 'stepMs', 'meanStepMs', 'tokensPerSecond', 'usefulGflops', 'referenceGflops', 'efficiency', 'finalLoss'], 'train');
+    strings(train, ['referenceSource'], 'train');
+    expect(train.lora).toMatchObject({ rank: 8, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] });
+    const model = train.model as Obj;
+    strings(model, ['name', 'basedOn', 'weightDtype'], 'train.model');
+    positive(model, ['layers', 'hidden', 'intermediate', 'heads', 'kvHeads', 'headDim', 'vocab', 'params'], 'train.model');
+    const flops = train.flops as Obj;
+    positive(flops, ['frozenForward', 'frozenInputGrad', 'lora', 'attention', 'useful', 'recompute'], 'train.flops');
+    const parts = ['frozenForward', 'frozenInputGrad', 'lora', 'attention'].reduce((s, k) => s + (flops[k] as number), 0);
+    expect(flops.useful).toBe(parts);
+    expect(train.stepMs as number).toBeLessThanOrEqual(train.meanStepMs as number);
+    expect(train.efficiency as number).toBeCloseTo((train.usefulGflops as number) / (train.referenceGflops as number), 9);
+    positive(train, ['matmulBestGflops', 'efficiencyVsMatmulBest'], 'train');
+    expect(train.matmulBestGflops).toBe(matmul.bestOursGflops);
+
+    const memory = out.memory as Obj;
+    positive(memory, ['peakBytes', 'ratio'], 'memory');
+    positive(memory.plan as Obj, ['weights', 'trainable', 'activations', 'total'], 'memory.plan');
+    expect(typeof (memory.plan as Obj).checkpointing).toBe('boolean');
+
+    const decode = out.decode as Obj;
+    positive(decode, ['promptTokens', 'newTokens', 'prefillMs', 'msPerToken', 'tokensPerSecond'], 'decode');
+    expect(decode.model).toEqual(model);
+  });
+
+  it('runs one scenario alone, leaving the others null, and prints tables without --json', async () => {
+    const r = await runCli(['bench', '--quick', '--scenario', 'train', '--layers', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/LoRA training step/);
+    expect(r.stdout).toMatch(/step efficiency/);
+    expect(r.stdout).not.toMatch(/^matmul/m);
+    const j = await runCli(['bench', '--quick', '--scenario', 'decode', '--json']);
+    expect(j.code, j.stderr).toBe(0);
+    const out = lastJson(j);
+    expect(out.matmul).toBeNull();
+    expect(out.train).toBeNull();
+    expect(out.memory).toBeNull();
+    positive(out.decode as Obj, ['tokensPerSecond'], 'decode');
+  });
+
+  it('rejects an unknown scenario with a usage error', async () => {
+    const r = await runCli(['bench', '--scenario', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--scenario must be matmul, train, decode or all/);
+  });
+});
