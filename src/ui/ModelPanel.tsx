@@ -104,7 +104,8 @@ export function ModelPanel() {
       )}
       {/* The files of the last load, once it succeeded (a failed one's message says what happened). */}
       {!busy && !message && downloads.length > 0 && <FetchedFiles files={downloads} />}
-      {message && (
+      {/* While a file downloads, the bar says it all; the message would repeat it. */}
+      {message && !(current && !current.done) && (
         <p className={status === 'loading' ? 'muted' : 'error-text'} data-testid="model-message" role="status">
           {message}
         </p>

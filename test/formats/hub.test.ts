@@ -10,7 +10,7 @@ import { openCheckpoint, readTensorBytes } from '../../src/formats/checkpoint.ts
 import { toFloat32 } from '../../src/formats/dtype.ts';
 import { FormatError } from '../../src/formats/errors.ts';
 import { DEFAULT_HUB_BASE, hubFiles, hubUrl, isRepoId } from '../../src/formats/hub-files.ts';
-import type { HubOptions } from '../../src/formats/hub-files.ts';
+import type { HubOptions, HubProgress } from '../../src/formats/hub-files.ts';
 import { cachedHubFiles, defaultCacheDir } from '../../src/formats/node-hub-cache.ts';
 import { writeSafetensors } from '../../src/formats/safetensors-write.ts';
 import { f32Bytes, useTempDirs } from './helpers.ts';
@@ -79,8 +79,8 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function opts(extra: Partial<HubOptions> = {}): HubOptions & { progress: { file: string; loaded: number; total: number | null }[] } {
-  const progress: { file: string; loaded: number; total: number | null }[] = [];
+function opts(extra: Partial<HubOptions> = {}): HubOptions & { progress: HubProgress[] } {
+  const progress: HubProgress[] = [];
   return { repo: REPO, hubBase: base, onProgress: (p) => progress.push(p), progress, ...extra };
 }
 
@@ -123,8 +123,8 @@ describe('hubFiles', () => {
     expect(sameBytes(await src.read(0, BIG.byteLength), BIG)).toBe(true);
     expect(await files.get('big.bin')).toBe(src);
     expect(requests.length - before).toBe(1);
-    expect(o.progress[0]).toEqual({ file: 'big.bin', loaded: 0, total: BIG.byteLength });
-    expect(o.progress.at(-1)).toEqual({ file: 'big.bin', loaded: BIG.byteLength, total: BIG.byteLength });
+    expect(o.progress[0]).toMatchObject({ file: 'big.bin', loaded: 0, total: BIG.byteLength, cached: false, done: false });
+    expect(o.progress.at(-1)).toMatchObject({ file: 'big.bin', loaded: BIG.byteLength, total: BIG.byteLength, cached: false, done: true });
     expect(o.progress.length).toBeGreaterThan(2);
     for (let i = 1; i < o.progress.length; i++) expect(o.progress[i]!.loaded).toBeGreaterThanOrEqual(o.progress[i - 1]!.loaded);
   });
@@ -204,7 +204,7 @@ describe('cachedHubFiles', () => {
     expect(src.name).toBe(cached);
     expect((await stat(cached)).size).toBe(BIG.byteLength);
     expect(sameBytes(await src.read(1000, 5000), BIG.subarray(1000, 6000))).toBe(true);
-    expect(o.progress.at(-1)).toEqual({ file: 'big.bin', loaded: BIG.byteLength, total: BIG.byteLength });
+    expect(o.progress.at(-1)).toMatchObject({ file: 'big.bin', loaded: BIG.byteLength, total: BIG.byteLength, done: true });
     expect(requests.length - before).toBe(1);
 
     const again = cachedHubFiles({ repo: REPO, hubBase: base, cacheDir });
