@@ -44,6 +44,14 @@ export function formatReport(r: BenchReport): string {
       `  ${f(t.usefulGflops)} useful GFLOP/s = step efficiency ${f(100 * t.efficiency, 1)}% of our best matmul (${f(t.referenceGflops)} GFLOP/s: ${t.referenceSource})`,
     );
     if (t.matmulBestGflops !== null) out.push(`  (${f(100 * t.efficiencyVsMatmulBest!, 1)}% of the matmul scenario's best, ${f(t.matmulBestGflops)} GFLOP/s)`);
+    const tj = t.tfjs;
+    if (tj.error !== null) out.push(`  TensorFlow.js LoRA step: not measured (${tj.error})`);
+    else {
+      out.push(
+        `  TensorFlow.js LoRA step (autodiff, f32 weights): ${f(tj.stepMs, 0)} ms (best of ${tj.timedSteps}; mean ${f(tj.meanStepMs, 0)} ms), ${f(tj.tokensPerSecond, 1)} tokens/s = ${f(tj.slowdown)}x our step time`,
+        `  first-step loss ${f(tj.firstLoss, 5)} vs ours ${f(tj.oursFirstLoss, 5)}: relative difference ${tj.lossRelDiff === null ? '-' : tj.lossRelDiff.toExponential(1)} (gradient norm ${tj.gradNormRelDiff === null ? '-' : tj.gradNormRelDiff.toExponential(1)})`,
+      );
+    }
   }
   if (r.memory) {
     const m = r.memory;

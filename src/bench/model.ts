@@ -24,6 +24,8 @@ export interface BenchModelOptions {
 export interface BenchModel {
   model: LoadedModel;
   report: BenchModelReport;
+  /** The model folder it was loaded from (config, tokenizer, safetensors), for the TensorFlow.js peer. */
+  files: Map<string, Uint8Array>;
 }
 
 export async function loadBenchModel(gpu: Gpu, o: BenchModelOptions): Promise<BenchModel> {
@@ -48,6 +50,7 @@ export async function loadBenchModel(gpu: Gpu, o: BenchModelOptions): Promise<Be
   const params = modelParams(cfg).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   return {
     model,
+    files,
     report: {
       name: `${s.name}-shaped, ${cfg.numLayers} layer${cfg.numLayers === 1 ? '' : 's'}, vocab ${cfg.vocabSize}`,
       basedOn: o.quick

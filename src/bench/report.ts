@@ -92,6 +92,38 @@ export interface StepFlops {
   recompute: number;
 }
 
+/**
+ * The same LoRA step written with TensorFlow.js autodiff (src/bench/tfjs-train.ts): same model,
+ * weights, LoRA initial values, rows and AdamW settings, timed the same way, alternating with ours.
+ * Every figure is null when TensorFlow.js did not run (error says why).
+ */
+export interface TrainTfjsReport {
+  /** "tfjs-core 4.22.0 (webgpu backend)" */
+  version: string | null;
+  /** Always "f32": TensorFlow.js's WebGPU backend has no 16-bit weight path, so the f16 weights are held as f32. */
+  weightDtype: 'f32';
+  /** What the step computes, in words. */
+  how: string;
+  warmupSteps: number;
+  timedSteps: number;
+  /** Best wall time of one step (upload the ids, forward, tf.variableGrads, AdamW, read loss and gradient norm back). */
+  stepMs: number | null;
+  meanStepMs: number | null;
+  tokensPerSecond: number | null;
+  /** stepMs / our stepMs (> 1: TensorFlow.js is slower). */
+  slowdown: number | null;
+  /** The first step's loss (before any update, on the same rows as our first step) and ours. */
+  firstLoss: number | null;
+  oursFirstLoss: number | null;
+  /** |firstLoss - oursFirstLoss| / |oursFirstLoss|: both computed the same model. */
+  lossRelDiff: number | null;
+  /** The same for the first step's global gradient norm (before clipping): both computed the same LoRA gradients. */
+  gradNormRelDiff: number | null;
+  /** Live TensorFlow.js tensors after the last step minus after the first (0: nothing leaks). */
+  tensorGrowth: number | null;
+  error: string | null;
+}
+
 export interface TrainReport {
   model: BenchModelReport;
   lora: { rank: number; alpha: number; targets: string[]; trainableParams: number };
@@ -120,6 +152,7 @@ export interface TrainReport {
   /** usefulGflops / matmulBestGflops, or null. */
   efficiencyVsMatmulBest: number | null;
   finalLoss: number;
+  tfjs: TrainTfjsReport;
 }
 
 export interface MemoryReport {

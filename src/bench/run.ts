@@ -63,18 +63,19 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
   let train: BenchReport['train'] = null;
   let memory: BenchReport['memory'] = null;
   let decode: BenchReport['decode'] = null;
-  if (want('matmul')) {
-    let peer: TfjsPeer | null = null;
-    let tfjsError: string | null = 'disabled';
-    if (o.tfjs !== false) {
-      try {
-        peer = await startTfjs(gpu);
-        tfjsError = null;
-      } catch (e) {
-        tfjsError = (e as Error).message;
-        log(`TensorFlow.js is not available, so matmul has no peer: ${tfjsError}`);
-      }
+  // TensorFlow.js, started once for the scenarios that compare with it (matmul, train).
+  const startPeer = async (): Promise<{ peer: TfjsPeer | null; error: string | null }> => {
+    if (o.tfjs === false) return { peer: null, error: 'disabled' };
+    try {
+      return { peer: await startTfjs(gpu), error: null };
+    } catch (e) {
+      const error = (e as Error).message;
+      log(`TensorFlow.js is not available, so there is no peer to compare with: ${error}`);
+      return { peer: null, error };
     }
+  };
+  if (want('matmul')) {
+    const { peer, error: tfjsError } = await startPeer();
     try {
       matmul = await runMatmul(gpu, { M: sizes.M, shapes: sizes.shapes, dtypes: ['f32', 'f16'], trials, minTrialMs: sizes.minTrialMs, tfjs: peer, tfjsError, tfjsLayout: o.tfjsLayout, onProgress: log });
     } finally {
@@ -98,6 +99,7 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
         const dtype = bm.model.weights.dtype === 'f32' ? 'f32' : 'f16';
         const measureReference = async () =>
           (await runMatmul(gpu, { M: sizes.M, shapes, dtypes: [dtype], trials: 1, minTrialMs: sizes.minTrialMs, tfjs: null })).bestOursGflops;
+        const { peer, error: tfjsError } = await startPeer();
         const r = await runTrain(bm, {
           batch: 1,
           seqLen,
@@ -107,8 +109,10 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
           measureReference,
           referenceSource: `our best over the ${shapes.length} ${o.quick ? 'quick' : 'SmolLM2-135M'} projection shapes at m=${sizes.M}, ${dtype} weights, measured before, between and after the timed steps`,
           matmulBestGflops: matmul?.bestOursGflops ?? null,
+          tfjs: peer,
+          tfjsError,
           onProgress: log,
-        });
+        }).finally(() => peer?.dispose());
         train = r.train;
         memory = r.memory;
       }

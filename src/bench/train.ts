@@ -1,6 +1,8 @@
 // Scenario "train": LoRA training steps through the real trainer (src/train/trainer.ts) on the
 // bench model, with the step's useful FLOPs, its efficiency against our own best matmul, and the
-// measured peak GPU memory against the trainer's analytic plan.
+// measured peak GPU memory against the trainer's analytic plan. The same step written with
+// TensorFlow.js autodiff (tfjs-train.ts) runs on the same rows after each of ours, so load from
+// other processes hits both alike; its first loss is checked against ours.
 // Dimension key: B = sequences per step, T = tokens per sequence, R = B*T, H = hidden,
 // V = vocab, nH = query heads, D = head dim, L = layers, r = LoRA rank.
 
@@ -14,7 +16,9 @@ import { DEFAULT_TRAIN, train } from '../train/trainer.ts';
 import { loraTrainable, releaseTrainable } from '../train/trainable.ts';
 import { seededRandom } from '../util/random.ts';
 import type { BenchModel } from './model.ts';
-import type { MemoryReport, StepFlops, TrainReport } from './report.ts';
+import type { MemoryReport, StepFlops, TrainReport, TrainTfjsReport } from './report.ts';
+import { registerTfjsGradients, type TfjsPeer } from './tfjs.ts';
+import { buildTfjsLora, safetensorsF32, type TfjsLoraModel } from './tfjs-train.ts';
 
 export interface TrainOptions {
   batch: number;
@@ -27,6 +31,9 @@ export interface TrainOptions {
   referenceSource: string;
   /** Our best of the matmul scenario in this run, if it ran. */
   matmulBestGflops: number | null;
+  /** TensorFlow.js, for the same step written with its autodiff; null: not run (tfjsError says why). */
+  tfjs: TfjsPeer | null;
+  tfjsError?: string | null;
   onProgress?: (line: string) => void;
 }
 
@@ -82,30 +89,123 @@ export async function runTrain(bm: BenchModel, o: TrainOptions): Promise<{ train
   const settings = {
     ...DEFAULT_TRAIN, lr: 1e-4, steps: 1, batchSize: o.batch, gradAccum: 1, seqLen: o.seqLen, schedule: 'constant' as const, checkpointing: plan.checkpointing,
   };
+  // The TensorFlow.js peer: same weights (the bench model's safetensors), same LoRA initial values
+  // (initLora, seed 0, as the trainable above), same AdamW settings. Whatever fails there is reported,
+  // never thrown: our own figures stand without it.
+  let peer: TfjsLoraModel | null = null;
+  let tfjsError: string | null = o.tfjs ? null : (o.tfjsError ?? 'not run');
+  const tfjsFailed = (e: unknown) => {
+    tfjsError = e instanceof Error ? e.message : String(e);
+    o.onProgress?.(`TensorFlow.js LoRA step failed: ${tfjsError}`);
+    peer?.dispose();
+    peer = null;
+  };
+  // TensorFlow.js shares our GPUDevice: its GPU errors are caught in error scopes around each of its
+  // calls and reported as its failure, so they never reach our own error check.
+  const scoped = async <X>(run: () => Promise<X>): Promise<X> => {
+    gpu.device.pushErrorScope('validation');
+    gpu.device.pushErrorScope('out-of-memory');
+    gpu.device.pushErrorScope('internal');
+    let result: X | undefined;
+    let thrown: unknown = null;
+    try {
+      result = await run();
+    } catch (e) {
+      thrown = e;
+    }
+    const errors = [await gpu.device.popErrorScope(), await gpu.device.popErrorScope(), await gpu.device.popErrorScope()].filter((e) => e !== null);
+    if (errors.length) throw new Error(`GPU error in TensorFlow.js: ${errors[0]!.message}`);
+    if (thrown !== null) throw thrown;
+    return result as X;
+  };
+  const tfPeer = o.tfjs;
+  if (tfPeer) {
+    try {
+      await registerTfjsGradients();
+      const weights = await safetensorsF32(bm.files);
+      peer = await scoped(async () => buildTfjsLora(tfPeer.tf, {
+        cfg, weights, lora: initLora(cfg, lc, 0), B: o.batch, T: o.seqLen,
+        adamw: { lr: settings.lr, beta1: settings.beta1, beta2: settings.beta2, eps: settings.eps, weightDecay: settings.weightDecay, clip: settings.clip },
+      }));
+    } catch (e) {
+      tfjsFailed(e);
+    }
+  }
+  const tfTimes: number[] = [];
+  let tfFirst: { loss: number; gradNorm: number } | null = null;
+  let oursFirst: { loss: number; gradNorm: number } | null = null;
+  let tensorsAfterFirst = 0;
+  let tensorGrowth: number | null = null;
   // Each step is one whole trainer run of one step: from encoding the step to reading its loss back.
   const times: number[] = [];
   let finalLoss = NaN;
   try {
     for (let i = 0; i < steps; i++) {
       const timed = i >= o.warmupSteps;
+      const batch = rows.slice(i * o.batch, (i + 1) * o.batch);
       if (timed) await reference();
+      let gradNorm = NaN;
       const t0 = performance.now();
-      const r = await train(model, trainable, rows.slice(i * o.batch, (i + 1) * o.batch), null, settings);
+      const r = await train(model, trainable, batch, null, settings, { onStep: (s) => (gradNorm = s.gradNorm) });
       const ms = performance.now() - t0;
       if (timed) times.push(ms);
       finalLoss = r.finalLoss;
+      if (i === 0) oursFirst = { loss: r.losses[0]!, gradNorm };
       o.onProgress?.(`train step ${i + 1}/${steps}${timed ? '' : ' (warm-up)'}: ${ms.toFixed(0)} ms, loss ${r.finalLoss.toFixed(3)}`);
+      const tf = peer as TfjsLoraModel | null;
+      if (tf) {
+        try {
+          const t1 = performance.now();
+          const tr = await scoped(() => tf.step(batch.map((b) => b.inputIds)));
+          const tms = performance.now() - t1;
+          if (!Number.isFinite(tr.loss)) throw new Error(`its loss became ${tr.loss} at step ${i + 1}`);
+          if (timed) tfTimes.push(tms);
+          if (i === 0) {
+            tfFirst = tr;
+            tensorsAfterFirst = tf.numTensors();
+          } else tensorGrowth = tf.numTensors() - tensorsAfterFirst;
+          o.onProgress?.(`tfjs step ${i + 1}/${steps}${timed ? '' : ' (warm-up)'}: ${tms.toFixed(0)} ms, loss ${tr.loss.toFixed(3)}`);
+        } catch (e) {
+          tfjsFailed(e);
+        }
+      }
     }
     await reference();
   } finally {
     model.lora = null;
     releaseTrainable(gpu, trainable);
     if (trainable.lora) destroyLora(gpu, trainable.lora);
+    (peer as TfjsLoraModel | null)?.dispose();
   }
   const stepMs = Math.min(...times);
   const referenceGflops = Math.max(...refs);
   const flops = loraStepFlops(cfg, lc, o.batch, o.seqLen, plan.checkpointing);
   const usefulGflops = flops.useful / (stepMs * 1e6);
+  const relDiff = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? null : Math.abs(a - b) / Math.abs(b));
+  const ok = tfjsError === null && tfTimes.length === o.timedSteps;
+  const tfStepMs = ok ? Math.min(...tfTimes) : null;
+  const tfjs: TrainTfjsReport = {
+    version: o.tfjs?.version ?? null,
+    weightDtype: 'f32',
+    how:
+      'the same model, weights, LoRA initial values and rows, written with TensorFlow.js ops (f32 weights: its WebGPU backend has no 16-bit weight path), ' +
+      'mean cross-entropy, LoRA gradients by tf.variableGrads (no activation checkpointing), AdamW with global-norm clipping as ours',
+    warmupSteps: o.warmupSteps,
+    timedSteps: o.timedSteps,
+    stepMs: tfStepMs,
+    meanStepMs: ok ? tfTimes.reduce((a, b) => a + b, 0) / tfTimes.length : null,
+    tokensPerSecond: tfStepMs === null ? null : (o.batch * o.seqLen) / (tfStepMs / 1000),
+    slowdown: tfStepMs === null ? null : tfStepMs / stepMs,
+    firstLoss: tfFirst?.loss ?? null,
+    oursFirstLoss: oursFirst?.loss ?? null,
+    lossRelDiff: relDiff(tfFirst?.loss, oursFirst?.loss),
+    gradNormRelDiff: relDiff(tfFirst?.gradNorm, oursFirst?.gradNorm),
+    tensorGrowth: ok ? tensorGrowth : null,
+    error: tfjsError,
+  };
+  if (tfStepMs !== null) {
+    o.onProgress?.(`tfjs LoRA step ${tfStepMs.toFixed(0)} ms = ${tfjs.slowdown!.toFixed(2)}x ours; first loss ${tfjs.firstLoss!.toFixed(5)} vs ours ${tfjs.oursFirstLoss!.toFixed(5)} (rel. diff ${tfjs.lossRelDiff!.toExponential(1)})`);
+  }
   return {
     train: {
       model: bm.report,
@@ -126,6 +226,7 @@ export async function runTrain(bm: BenchModel, o: TrainOptions): Promise<{ train
       matmulBestGflops: o.matmulBestGflops,
       efficiencyVsMatmulBest: o.matmulBestGflops === null ? null : usefulGflops / o.matmulBestGflops,
       finalLoss,
+      tfjs,
     },
     memory: {
       peakBytes,

@@ -72,6 +72,25 @@ describe('tabtune bench', () => {
     positive(train, ['matmulBestGflops', 'efficiencyVsMatmulBest'], 'train');
     expect(train.matmulBestGflops).toBe(matmul.bestOursGflops);
 
+    // The same LoRA step written with TensorFlow.js autodiff: it ran, its figures are finite, and it
+    // computed the same model (first-step loss and gradient norm as ours, before any update).
+    const tj = train.tfjs as Obj;
+    expect(tj.error, 'train.tfjs.error').toBeNull();
+    expect(tj.version).toMatch(/^tfjs-core 4\./);
+    expect(tj.weightDtype).toBe('f32');
+    strings(tj, ['how'], 'train.tfjs');
+    expect(tj.timedSteps).toBe(train.timedSteps);
+    expect(tj.warmupSteps).toBe(train.warmupSteps);
+    positive(tj, ['stepMs', 'meanStepMs', 'tokensPerSecond', 'slowdown', 'firstLoss', 'oursFirstLoss'], 'train.tfjs');
+    expect(tj.stepMs as number).toBeLessThanOrEqual(tj.meanStepMs as number);
+    expect(tj.slowdown as number).toBeCloseTo((tj.stepMs as number) / (train.stepMs as number), 9);
+    for (const k of ['lossRelDiff', 'gradNormRelDiff']) {
+      expect(Number.isFinite(tj[k]), `train.tfjs.${k} = ${String(tj[k])}`).toBe(true);
+      expect(tj[k] as number, `train.tfjs.${k}`).toBeLessThan(1e-3);
+    }
+    expect(tj.lossRelDiff).toBeCloseTo(Math.abs((tj.firstLoss as number) - (tj.oursFirstLoss as number)) / (tj.oursFirstLoss as number), 12);
+    expect(tj.tensorGrowth, 'TensorFlow.js tensors leaked between steps').toBe(0);
+
     const memory = out.memory as Obj;
     positive(memory, ['peakBytes', 'ratio'], 'memory');
     positive(memory.plan as Obj, ['weights', 'trainable', 'activations', 'total'], 'memory.plan');
@@ -82,11 +101,12 @@ describe('tabtune bench', () => {
     expect(decode.model).toEqual(model);
   });
 
-  it('runs one scenario alone, leaving the others null, and prints tables without --json', async () => {
-    const r = await runCli(['bench', '--quick', '--scenario', 'train', '--layers', '1']);
+  it('runs one scenario alone, leaving the others null, and prints tables without --json (and without TensorFlow.js)', async () => {
+    const r = await runCli(['bench', '--quick', '--scenario', 'train', '--layers', '1', '--no-tfjs']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/LoRA training step/);
     expect(r.stdout).toMatch(/step efficiency/);
+    expect(r.stdout).toMatch(/TensorFlow\.js LoRA step: not measured \(disabled\)/);
     expect(r.stdout).not.toMatch(/^matmul/m);
     const j = await runCli(['bench', '--quick', '--scenario', 'decode', '--json']);
     expect(j.code, j.stderr).toBe(0);
