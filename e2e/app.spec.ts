@@ -45,6 +45,13 @@ test('shows the WebGPU adapter that the engine worker opened', async ({ page }) 
   // Progress replies travel from the worker through comlink into the log.
   await expect(page.getByTestId('log')).toContainText('worker: requesting a WebGPU adapter');
   await expect(page.getByTestId('log')).toContainText('GPU ready in the worker');
+  // The base model select offers the bundled demo (loaded by default) and hub models.
+  const models = page.getByLabel('Base model');
+  await expect(models).toHaveValue('demo');
+  await expect(models.getByRole('option', { name: /bundled demo/ })).toHaveCount(1);
+  await expect(models.getByRole('option', { name: /SmolLM2-135M-Instruct/ })).toHaveCount(1);
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-model-status', 'ready', { timeout: 60_000 });
+  await page.screenshot({ path: test.info().outputPath('start.png'), fullPage: true });
   expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
 });
 

@@ -100,5 +100,15 @@ test('pause, reload, resume: the run continues from its checkpoint and its adapt
   await expect(adapters).toHaveCount(1);
   await expect(adapters).toHaveAttribute('data-adapter-id', done!.adapterId!);
   await expect(adapters).toContainText('r=8');
+
+  // A closed and reopened tab finds the finished run and its adapter, ready to use.
+  await page.reload();
+  await expect(page.getByTestId('model-panel')).toHaveAttribute('data-model-status', 'ready', { timeout: 60_000 });
+  await expect(page.getByRole('list', { name: 'Runs' }).getByRole('listitem')).toHaveAttribute('data-status', 'finished');
+  const saved = page.getByRole('list', { name: 'Saved adapters' }).getByRole('listitem');
+  await expect(saved).toHaveAttribute('data-adapter-id', done!.adapterId!);
+  await saved.getByRole('button', { name: /^Use / }).click();
+  await expect(saved).toHaveAttribute('aria-current', 'true');
+  await screenshot(page, '5-library-after-reload');
   expect(errors).toEqual([]);
 });

@@ -7,6 +7,8 @@ import { createStore } from 'zustand/vanilla';
 import type { SavedAdapter } from '../protocol/messages.ts';
 import { type AppRun, type AppStorage, openAppStorage } from '../storage/app.ts';
 
+export type { AppRun };
+
 export interface LibraryState {
   /** Newest first. */
   runs: AppRun[];

@@ -12,6 +12,11 @@ import { formatBytes } from '../util/format.ts';
 import { cancelModelLoad, loadBaseModel } from './load-model.ts';
 import './model-panel.css';
 
+/** The select's value for the bundled demo model; the other values are repo ids. */
+const DEMO = 'demo';
+/** Small instruct models that train in a tab on most GPUs. */
+const SUGGESTED_REPOS = ['HuggingFaceTB/SmolLM2-135M-Instruct', 'HuggingFaceTB/SmolLM2-360M-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct', 'Qwen/Qwen3-0.6B'];
+
 /** `?hub=http://127.0.0.1:8080` points downloads at a mirror (or a test's local server). */
 function initialHubBase(): string {
   const q = new URLSearchParams(window.location.search).get('hub');
@@ -68,6 +73,7 @@ export function ModelPanel() {
   const status = useAppStore((s) => s.modelStatus);
   const message = useAppStore((s) => s.modelMessage);
   const downloads = useAppStore((s) => s.modelDownloads);
+  const [choice, setChoice] = useState(DEMO);
   const [repo, setRepo] = useState('HuggingFaceTB/SmolLM2-135M-Instruct');
   const [hubBase, setHubBase] = useState(initialHubBase);
   // Open from the start when a mirror was given, so the user sees where downloads come from.
@@ -112,8 +118,30 @@ export function ModelPanel() {
       )}
       {current && <DownloadBar d={current} />}
       <div className="row">
-        <button type="button" disabled={busy} onClick={() => void loadBaseModel(engine, demoModelSource())}>
-          Bundled demo model
+        <label>
+          Base model{' '}
+          <select
+            value={choice}
+            disabled={busy}
+            onChange={(e) => {
+              setChoice(e.target.value);
+              if (e.target.value !== DEMO) setRepo(e.target.value);
+            }}
+          >
+            <option value={DEMO}>kjv-llama: the bundled demo (works offline)</option>
+            {SUGGESTED_REPOS.map((r) => (
+              <option key={r} value={r}>
+                {r} (Hugging Face)
+              </option>
+            ))}
+          </select>
+        </label>
+        <button
+          type="button"
+          disabled={busy || (choice !== DEMO && !hubOk)}
+          onClick={() => void loadBaseModel(engine, choice === DEMO ? demoModelSource() : { kind: 'hub', repo: choice, hubBase: hubBase.trim() })}
+        >
+          Load
         </button>
       </div>
       <form

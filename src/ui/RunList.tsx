@@ -1,8 +1,7 @@
 // Saved runs: what each trained, how far it got and how it went; Resume continues a paused or
 // interrupted run from its checkpoint, Compare overlays its curve on the chart.
 
-import { canResume, deleteRun, toggleCompare, useLibrary } from '../state/library.ts';
-import type { AppRun } from '../storage/app.ts';
+import { type AppRun, canResume, deleteRun, toggleCompare, useLibrary } from '../state/library.ts';
 import { useAppStore } from '../state/store.ts';
 import { useEngine } from './engine-context.ts';
 import { resumeRun } from './training-actions.ts';

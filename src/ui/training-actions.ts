@@ -2,8 +2,7 @@
 // to the worker and feeds its replies to the store; the library is re-read when a run changes.
 
 import type { TrainMetrics, TrainResult } from '../protocol/messages.ts';
-import type { AppRun } from '../storage/app.ts';
-import { refreshLibrary } from '../state/library.ts';
+import { type AppRun, refreshLibrary } from '../state/library.ts';
 import { appStore } from '../state/store.ts';
 import type { EngineClient } from '../worker/client.ts';
 import { reloadLastModel } from './load-model.ts';
