@@ -1,75 +1,97 @@
-// FlashAttention-2 backward, step 3: dK and dV, one invocation per (sequence b, key slot s, kv head),
-// looping over the queries that see slot s and the nH/nKV query heads sharing the kv head. Each
-// output has one writer, so no atomics, and the summation order is fixed (t, then head).
+// FlashAttention-2 backward, step 3: dK and dV, looping over the queries that see each key slot and
+// the nH/nKV query heads sharing its kv head. Each output has one writer, so no atomics, and the
+// summation order is fixed (t, then head).
 //   p = exp(q.k * scale - lse)   dV[s] = sum p * dO   ds = p * (dO.v - Di)   dK[s] = scale * sum ds * q
 // Dimension key: B = sequences, T = query rows per sequence, S = key slots per sequence,
 // nH = query heads, nKV = key/value heads, D = head dim (HEAD_DIM, a compile-time const), R = B*T.
-// q, dO: [R, nH, D] f32   k, v, dK, dV: [B, S, nKV, D] f32   lse, Di: [R, nH] f32
+// q, dO: [R, nH, D] f32   k, v, dK, dV: [B, S, nKV, D] f32   stats: [R, nH] vec2 (lse, Di)   seg: [R] u32
 // Query (b, t) in slot p0 + t sees slot s when seg[b, t] <= s <= p0 + t and, with a window W, p0 + t < s + W.
 // Slots no query sees (past p0 + T - 1, or left behind by the window) get dK = dV = 0.
-// Params, P, q, k, v and first_key come from attention_common.wgsl.
-@group(0) @binding(4) var<storage, read> dO: array<f32>;
+// Workgroup (x, y, z) = (slot tile, kv head, sequence b); each invocation owns ROWS consecutive key
+// slots and reads each query row and its output gradient once for all of them.
+// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key and dot4 come from attention_common.wgsl.
+@group(0) @binding(4) var<storage, read> dO: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>; // [R, nH] (lse, Di)
 @group(0) @binding(6) var<storage, read> seg: array<u32>; // [R] start slot of each row's document
-@group(0) @binding(7) var<storage, read_write> dK: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dV: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dK: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> dV: array<vec4<f32>>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let B = P.R / P.T;
-  let idx = g.x + g.y * nwg.x * 64u; // (b * S + s) * nKV + kvh
-  if (idx >= B * P.S * P.nKV) { return; }
-  let kvh = idx % P.nKV;
-  let bs = idx / P.nKV;
-  let s = bs % P.S;
-  let b = bs / P.S;
+fn dO_row(at: u32) -> array<vec4<f32>, D4> {
+  var row: array<vec4<f32>, D4>;
+  for (var d = 0u; d < P.d4; d++) { row[d] = dO[at + d]; }
+  return row;
+}
+
+@compute @workgroup_size(TILE)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let kvh = wg.y;
+  let b = wg.z;
   let group = P.nH / P.nKV;
-
-  // Query rows t in [t0, t1) see this slot.
-  var t0 = 0u;
-  if (s > P.p0) { t0 = s - P.p0; }
-  var t1 = P.T;
-  if (P.window > 0u) { t1 = min(P.T, select(0u, s + P.window - P.p0, s + P.window > P.p0)); }
-
-  var kv: array<f32, HEAD_DIM>;
-  var vv: array<f32, HEAD_DIM>;
-  var dk: array<f32, HEAD_DIM>;
-  var dv: array<f32, HEAD_DIM>;
-  let kbase = idx * HEAD_DIM;
-  for (var d = 0u; d < HEAD_DIM; d++) {
-    dk[d] = 0.0;
-    dv[d] = 0.0;
-  }
-  if (t0 < t1) {
-    for (var d = 0u; d < HEAD_DIM; d++) {
-      kv[d] = k[kbase + d];
-      vv[d] = v[kbase + d];
+  let s0 = (wg.x * TILE + lid.x) * ROWS;
+  let sLast = s0 + ROWS - 1u;
+  var kv: array<array<vec4<f32>, D4>, ROWS>;
+  var vv: array<array<vec4<f32>, D4>, ROWS>;
+  var dk: array<array<vec4<f32>, D4>, ROWS>;
+  var dv: array<array<vec4<f32>, D4>, ROWS>;
+  for (var j = 0u; j < ROWS; j++) {
+    let kbase = ((b * P.S + min(s0 + j, P.S - 1u)) * P.nKV + kvh) * D4;
+    let kr = k_row(kbase);
+    let vr = v_row(kbase);
+    for (var d = 0u; d < D4; d++) {
+      kv[j][d] = kr[d];
+      vv[j][d] = vr[d];
+      dk[j][d] = vec4<f32>(0.0);
+      dv[j][d] = vec4<f32>(0.0);
     }
   }
+  // Query rows t in [t0, t1) may see one of this invocation's slots.
+  var t0 = 0u;
+  if (s0 > P.p0) { t0 = s0 - P.p0; }
+  var t1 = P.T;
+  if (P.window > 0u) { t1 = min(P.T, select(0u, sLast + P.window - P.p0, sLast + P.window > P.p0)); }
   for (var t = t0; t < t1; t++) {
     let r = b * P.T + t;
-    // Packed rows: documents are contiguous, so once a query's document starts after s, so do all later ones.
-    if (seg[r] > s) { break; }
+    let pos = P.p0 + t;
+    let lo = first_key(pos, seg[r]);
+    // Documents and windows only move forward: once a query starts after the last slot, so do all later ones.
+    if (lo > sLast) { break; }
     for (var hh = 0u; hh < group; hh++) {
       let qi = r * P.nH + kvh * group + hh;
-      let qbase = qi * HEAD_DIM;
-      var score = 0.0;
-      var dp = 0.0;
-      for (var d = 0u; d < HEAD_DIM; d++) {
-        score += (q[qbase + d] * P.scale) * kv[d]; // as the forward forms its scores
-        dp += dO[qbase + d] * vv[d];
-      }
+      let qq = q_row(qi * D4);
+      let gg = dO_row(qi * D4);
       let st = stats[qi];
-      let p = exp(score - st.x);
-      let ds = p * (dp - st.y);
-      for (var d = 0u; d < HEAD_DIM; d++) {
-        dv[d] += p * dO[qbase + d];
-        dk[d] += ds * q[qbase + d];
+      for (var j = 0u; j < ROWS; j++) {
+        let s = s0 + j;
+        var sc = vec4<f32>(0.0);
+        var dp = vec4<f32>(0.0);
+        for (var d = 0u; d < D4; d++) {
+          sc += (qq[d] * P.scale) * kv[j][d]; // as the forward forms its scores
+          dp += gg[d] * vv[j][d];
+        }
+        let ok = s >= lo && s <= pos && s < P.S;
+        let p = select(0.0, exp(dot4(sc) - st.x), ok);
+        let ds = select(0.0, p * (dot4(dp) - st.y), ok);
+        for (var d = 0u; d < D4; d++) {
+          dv[j][d] += p * gg[d];
+          dk[j][d] += ds * qq[d];
+        }
       }
     }
   }
-  for (var d = 0u; d < HEAD_DIM; d++) {
-    dK[kbase + d] = dk[d] * P.scale;
-    dV[kbase + d] = dv[d];
+  for (var j = 0u; j < ROWS; j++) {
+    let s = s0 + j;
+    if (s < P.S) {
+      let kbase = ((b * P.S + s) * P.nKV + kvh) * D4;
+      var rk: array<vec4<f32>, D4>;
+      var rv: array<vec4<f32>, D4>;
+      for (var d = 0u; d < D4; d++) {
+        rk[d] = dk[j][d] * P.scale;
+        rv[d] = dv[j][d];
+      }
+      for (var d = 0u; d < P.d4; d++) {
+        dK[kbase + d] = rk[d];
+        dV[kbase + d] = rv[d];
+      }
+    }
   }
 }

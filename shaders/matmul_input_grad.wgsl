@@ -4,17 +4,13 @@
 // Each invocation computes a 4x4 block of dX (4 rows m, 4 columns k): for each n, 4 scalars of dY and
 // one vec4 of W row n, outer-product accumulate. W rows are read contiguously along K, so the frozen
 // [out, in] weight serves both products without a transposed copy. n is unrolled by 4.
+// dY comes through dy4 / dy1 (matmul_dy_f32.wgsl, or matmul_dy_vec4.wgsl when rows are aligned).
 struct Params {
   M: u32, N: u32, K: u32, ldy: u32,
   n0: u32, alpha: f32, accumulate: u32, _pad: u32,
 };
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(2) var<storage, read> DY: array<f32>;
 @group(0) @binding(3) var<storage, read_write> DX: array<vec4<f32>>;
-
-fn dy4(at: u32) -> vec4<f32> {
-  return vec4<f32>(DY[at], DY[at + 1u], DY[at + 2u], DY[at + 3u]);
-}
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -46,10 +42,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   }
   for (; n < P.N; n++) {
     let w = load_w4(n * K4 + k4);
-    a0 += DY[r.x + n] * w;
-    a1 += DY[r.y + n] * w;
-    a2 += DY[r.z + n] * w;
-    a3 += DY[r.w + n] * w;
+    a0 += dy1(r.x + n) * w;
+    a1 += dy1(r.y + n) * w;
+    a2 += dy1(r.z + n) * w;
+    a3 += dy1(r.w + n) * w;
   }
   let acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
   for (var i = 0u; i < 4u; i++) {

@@ -156,7 +156,10 @@ export interface TrainReport {
 }
 
 export interface MemoryReport {
-  /** gpu.pool's highest bytes held while the model is loaded and trained (the reference matmuls' own buffers excluded). */
+  /**
+   * gpu.pool's highest bytes held while the model is loaded and trained (the reference matmuls' own
+   * buffers excluded, and so is whatever the pool held before: in the app, the user's loaded model).
+   */
   peakBytes: number;
   /** The trainer's analytic plan (src/train/memory-plan.ts) for the same run, term by term. */
   plan: { weights: number; trainable: number; activations: number; total: number; checkpointing: boolean };
@@ -182,7 +185,7 @@ export interface BenchReport {
   quick: boolean;
   scenarios: ScenarioName[];
   device: DeviceReport;
-  /** Where it ran: "node v20.20.2 (Dawn, npm webgpu)" or a browser's user agent. */
+  /** Where it ran: "node v20.20.2 (Dawn, npm webgpu)", or in the app "browser worker: " and the browser's user agent. */
   runtime: string;
   matmul: MatmulReport | null;
   train: TrainReport | null;

@@ -7,7 +7,7 @@ import { runMatmul } from './matmul.ts';
 import { type BenchModel, loadBenchModel } from './model.ts';
 import { BENCH_FORMAT, type BenchReport, type DeviceReport, type MatmulReport, type ScenarioName } from './report.ts';
 import { projectionShapes, QUICK_SHAPE, QWEN25_05B, SMOLLM2_135M } from './shapes.ts';
-import { startTfjs, type TfjsPeer } from './tfjs.ts';
+import { startTfjs, type TfjsLoader, type TfjsPeer } from './tfjs.ts';
 import { runTrain } from './train.ts';
 import { destroyModel } from '../model/model.ts';
 
@@ -25,6 +25,8 @@ export interface BenchOptions {
   tfjs?: boolean;
   /** See MatmulReport.tfjs.layout (default 'nt'). */
   tfjsLayout?: 'nt' | 'nn';
+  /** How this runtime loads TensorFlow.js: tfjs-node.ts (CLI) or tfjs-browser.ts (the app's worker). */
+  tfjsLoader: TfjsLoader;
   tabtune: string;
   runtime: string;
   onProgress?: (line: string) => void;
@@ -67,7 +69,7 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
   const startPeer = async (): Promise<{ peer: TfjsPeer | null; error: string | null }> => {
     if (o.tfjs === false) return { peer: null, error: 'disabled' };
     try {
-      return { peer: await startTfjs(gpu), error: null };
+      return { peer: await startTfjs(gpu, o.tfjsLoader), error: null };
     } catch (e) {
       const error = (e as Error).message;
       log(`TensorFlow.js is not available, so there is no peer to compare with: ${error}`);
@@ -86,6 +88,9 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
   if (want('train') || want('decode')) {
     gpu.pool.trim();
     gpu.pool.resetPeak();
+    // In the app the user's own model (and adapter) stay loaded on the same pool; the peak is the
+    // bench model's alone, as in the CLI, where nothing else is held.
+    const heldBefore = gpu.pool.stats().currentBytes;
     const seqLen = sizes.seqLen;
     const maxPositions = Math.max(seqLen, sizes.promptTokens + sizes.newTokens);
     let bm: BenchModel | null = null;
@@ -114,7 +119,8 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
           onProgress: log,
         }).finally(() => peer?.dispose());
         train = r.train;
-        memory = r.memory;
+        const peakBytes = r.memory.peakBytes - heldBefore;
+        memory = { ...r.memory, peakBytes, ratio: peakBytes / r.memory.plan.total };
       }
       if (want('decode')) decode = await runDecode(bm, { promptTokens: sizes.promptTokens, newTokens: sizes.newTokens, onProgress: log });
     } finally {

@@ -5,6 +5,7 @@
 import { BufferPool } from './buffer-pool.ts';
 import { WebGpuUnavailableError } from './errors.ts';
 import { PipelineCache } from './pipelines.ts';
+import { defaultTuning, type KernelTuning } from './tuning.ts';
 
 export interface AdapterSummary {
   vendor: string;
@@ -34,6 +35,8 @@ export interface Gpu {
   };
   pool: BufferPool;
   pipelines: PipelineCache;
+  /** Work layouts of the kernels on this device (see tuning.ts); kernels read it when they record. */
+  tuning: KernelTuning;
   /** Rejects with the first validation or out-of-memory error the device reported, if any. */
   checkErrors(): void;
   /** Why the device was lost (driver reset, GPU removed, ...), or null while it works; our own destroy() is no loss. */
@@ -93,13 +96,15 @@ export async function createGpu(gpu: GPU | undefined, opts: GpuOptions = {}): Pr
     maxComputeWorkgroupStorageSize: dl.maxComputeWorkgroupStorageSize,
     maxComputeInvocationsPerWorkgroup: dl.maxComputeInvocationsPerWorkgroup,
   };
+  const summary = summarize(adapter.info);
   return {
     device,
-    adapter: summarize(adapter.info),
+    adapter: summary,
     f16,
     limits,
     pool: new BufferPool(device, dl.maxBufferSize),
     pipelines: new PipelineCache(device, f16),
+    tuning: defaultTuning(summary),
     checkErrors() {
       if (firstError !== null) {
         const msg = firstError;

@@ -17,7 +17,18 @@ export interface Binding {
   size?: number;
 }
 
+/** A recorded dispatch, as a profiler sees it (see Recorder.onDispatch). */
+export interface DispatchRecord {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  grid: Grid;
+  /** The uniform buffer bound at 0 and its bytes (temps are reused: a replay must rewrite them). */
+  params: { buffer: GPUBuffer; data: ArrayBuffer } | null;
+}
+
 export class Recorder {
+  /** Profiling hook: called with every dispatch any recorder records (null = off). */
+  static onDispatch: ((d: DispatchRecord) => void) | null = null;
   private encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | null = null;
   private temps: GPUBuffer[] = [];
@@ -31,8 +42,9 @@ export class Recorder {
   dispatch(pipeline: GPUComputePipeline, params: ArrayBuffer | null, storage: (GPUBuffer | Binding)[], grid: Grid): void {
     const entries: GPUBindGroupEntry[] = [];
     let at = 0;
+    let u: GPUBuffer | null = null;
     if (params) {
-      const u = this.temp(params.byteLength, UNIFORM, 'params');
+      u = this.temp(params.byteLength, UNIFORM, 'params');
       this.gpu.device.queue.writeBuffer(u, 0, new Uint8Array(params));
       entries.push({ binding: at++, resource: { buffer: u, size: params.byteLength } });
     }
@@ -46,6 +58,7 @@ export class Recorder {
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.dispatches++;
+    Recorder.onDispatch?.({ pipeline, bindGroup, grid, params: u && params ? { buffer: u, data: params } : null });
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {

@@ -34,14 +34,27 @@ export interface AttentionArgs<Buf> {
   seg?: Buf;
 }
 
-export function attentionForward(rec: Recorder, a: AttentionArgs<GPUBuffer>): void {
-  const pipeline = rec.gpu.pipelines.get({ name: 'attention', parts: [attentionCommonWgsl, attentionWgsl], consts: { HEAD_DIM: a.D } });
-  const R = a.B * a.T;
-  const p = params([
-    ['u', R], ['u', a.T], ['u', a.S], ['u', a.p0],
+function attentionParams(a: AttentionArgs<unknown>): ArrayBuffer {
+  if (a.D % 4 !== 0) throw new Error(`attention: head dim ${a.D} is not a multiple of 4 (rows are read as vec4)`);
+  return params([
+    ['u', a.B * a.T], ['u', a.T], ['u', a.S], ['u', a.p0],
     ['u', a.nH], ['u', a.nKV], ['u', a.window], ['f', 1 / Math.sqrt(a.D)],
+    ['u', a.D / 4],
   ]);
-  rec.dispatch(pipeline, p, [a.q, a.k, a.v, a.o, a.lse, a.seg ?? zeroSeg(rec, R)], grid1d(rec.gpu, R * a.nH, 64));
+}
+
+/** The work layout of one kernel on this device: invocations per workgroup, rows per invocation. */
+function layout(rec: Recorder, D: number, kernel: 'forward' | 'dq' | 'dkv'): { consts: Record<string, number>; rowsPerGroup: number } {
+  const t = rec.gpu.tuning.attention;
+  const rows = t[`${kernel}Rows`];
+  return { consts: { HEAD_DIM: D, TILE: t.tile, ROWS: rows }, rowsPerGroup: t.tile * rows };
+}
+
+export function attentionForward(rec: Recorder, a: AttentionArgs<GPUBuffer>): void {
+  if (a.B * a.T === 0) return;
+  const { consts, rowsPerGroup } = layout(rec, a.D, 'forward');
+  const pipeline = rec.gpu.pipelines.get({ name: 'attention', parts: [attentionCommonWgsl, attentionWgsl], consts });
+  rec.dispatch(pipeline, attentionParams(a), [a.q, a.k, a.v, a.o, a.lse, a.seg ?? zeroSeg(rec, a.B * a.T)], [Math.ceil(a.T / rowsPerGroup), a.nH, a.B]);
 }
 
 export function attentionForwardCpu(a: AttentionArgs<Float64Array>): void {
@@ -85,25 +98,24 @@ export type AttentionBackwardArgs<Buf> = AttentionArgs<Buf> & {
 
 /**
  * Gradient of attentionForward with respect to q, k and v, from the forward's o and lse.
- * Three dispatches: Di = rowsum(dO * o) into a temporary [R, nH] buffer; dQ, one invocation per
- * (query row, head); dK/dV, one invocation per (sequence, key slot, kv head).
+ * Three dispatches: Di = rowsum(dO * o) into a temporary [R, nH] buffer; dQ, by (query rows, head);
+ * dK/dV, by (sequence, key slots, kv head). How many rows each invocation owns is the device's
+ * (gpu.tuning.attention, see attention_common.wgsl).
  */
 export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs<GPUBuffer>): void {
   const R = a.B * a.T;
-  const consts = { HEAD_DIM: a.D };
-  const diPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_di', parts: [attentionBackwardDiWgsl], consts });
+  if (R === 0) return;
+  const p = attentionParams(a);
+  const diPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_di', parts: [attentionBackwardDiWgsl], consts: { HEAD_DIM: a.D } });
   const stats = rec.temp(R * a.nH * 8, undefined, 'attention lse+Di'); // [R, nH] vec2: one binding, so seg fits in 8
   rec.dispatch(diPipeline, params([['u', R * a.nH]]), [a.o, a.dO, a.lse, stats], grid1d(rec.gpu, R * a.nH, 64));
   const seg = a.seg ?? zeroSeg(rec, R);
-
-  const p = params([
-    ['u', R], ['u', a.T], ['u', a.S], ['u', a.p0],
-    ['u', a.nH], ['u', a.nKV], ['u', a.window], ['f', 1 / Math.sqrt(a.D)],
-  ]);
-  const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionCommonWgsl, attentionBackwardDqWgsl], consts });
-  rec.dispatch(dqPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dQ], grid1d(rec.gpu, R * a.nH, 64));
-  const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionCommonWgsl, attentionBackwardDkvWgsl], consts });
-  rec.dispatch(dkvPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dK, a.dV], grid1d(rec.gpu, a.B * a.S * a.nKV, 64));
+  const dq = layout(rec, a.D, 'dq');
+  const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionCommonWgsl, attentionBackwardDqWgsl], consts: dq.consts });
+  rec.dispatch(dqPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dQ], [Math.ceil(a.T / dq.rowsPerGroup), a.nH, a.B]);
+  const dkv = layout(rec, a.D, 'dkv');
+  const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionCommonWgsl, attentionBackwardDkvWgsl], consts: dkv.consts });
+  rec.dispatch(dkvPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dK, a.dV], [Math.ceil(a.S / dkv.rowsPerGroup), a.nKV, a.B]);
 }
 
 /**

@@ -1,13 +1,18 @@
-// Y[:, col0 : col0+N] = (accumulate ? Y : 0) + alpha * X @ W^T + bias
+// Y[:, col0 : col0+N] = (accumulate ? Y : 0) + alpha * X @ W^T + bias (+ LoRA's scale * U B^T)
 // and its gradients: dX = dY @ W (frozen W, any dtype), dW = dY^T @ X (f32, trainable weights).
 // Dimension key: M = rows of X (tokens), K = in_features, N = out_features (rows of W).
 // X: [M, K] f32   W: [N, K] GpuMatrix   Y, dY: [M, ldy] f32   bias: [N] f32   dX: [M, K]   dW: [N, K] f32
-// Residual adds and LoRA's scaled B(Ax) ride on `accumulate` and `alpha` instead of separate passes.
+// Residual adds ride on `accumulate`, and LoRA's scaled B(Ax) on `lora`, in the product's epilogue
+// instead of separate passes over Y.
 
 import type { Binding, Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
+import matmulLoraWgsl from '../../shaders/matmul_lora.wgsl?raw';
+import matmulLoraNoneWgsl from '../../shaders/matmul_lora_none.wgsl?raw';
 import matmulInputGradWgsl from '../../shaders/matmul_input_grad.wgsl?raw';
+import matmulDyF32Wgsl from '../../shaders/matmul_dy_f32.wgsl?raw';
+import matmulDyVec4Wgsl from '../../shaders/matmul_dy_vec4.wgsl?raw';
 import matmulWeightGradWgsl from '../../shaders/matmul_weight_grad.wgsl?raw';
 import { type GpuMatrix, weightReader } from './weights.ts';
 
@@ -23,16 +28,28 @@ export interface MatmulArgs<Buf, Mat> {
   ldy?: number;
   /** First column of Y written (default 0). */
   col0?: number;
+  /**
+   * LoRA's term, added in the same pass: y += scale * u b^T, with u = x A^T: [M, r4] and b: [N, r4]
+   * f32 in one chunk (r4 a multiple of 4).
+   */
+  lora?: { u: Buf; b: Mat; scale: number };
 }
 
 const TILE = 32; // 8x8 invocations of 4x4 outputs
 
 export function matmulForward(rec: Recorder, a: MatmulArgs<GPUBuffer | Binding, GpuMatrix>): void {
-  const { w, M } = a;
+  const { w, M, lora } = a;
   if (M === 0) return;
   const reader = weightReader(rec.gpu, w.dtype);
-  const pipeline = rec.gpu.pipelines.get({ name: `matmul_${w.dtype}`, parts: [reader.part, matmulWgsl], f16: reader.f16 });
+  const pipeline = rec.gpu.pipelines.get({
+    name: `matmul_${w.dtype}${lora ? '_lora' : ''}`,
+    parts: [reader.part, lora ? matmulLoraWgsl : matmulLoraNoneWgsl, matmulWgsl],
+    f16: reader.f16,
+  });
   if (a.bias && w.chunks.length > 1) throw new Error('matmul: a bias on a chunked weight is not supported');
+  if (lora && (lora.b.dtype !== 'f32' || lora.b.chunks.length !== 1 || lora.b.rows !== w.rows || lora.b.cols % 4 !== 0)) {
+    throw new Error(`matmul: LoRA's B must be one f32 chunk of [${w.rows}, r4], r4 a multiple of 4`);
+  }
   const dummy = a.bias ?? rec.temp(16);
   for (const c of w.chunks) {
     const p = params([
@@ -44,8 +61,13 @@ export function matmulForward(rec: Recorder, a: MatmulArgs<GPUBuffer | Binding, 
       ['f', a.alpha ?? 1],
       ['u', a.accumulate ? 1 : 0],
       ['u', a.bias ? 1 : 0],
+      ['f', lora?.scale ?? 0],
+      ['u', lora?.b.cols ?? 0],
+      ['u', c.row0],
     ]);
-    rec.dispatch(pipeline, p, [c.buffer, a.x, a.y, dummy], [Math.ceil(c.rows / TILE), Math.ceil(M / TILE), 1]);
+    const storage = [c.buffer, a.x, a.y, dummy];
+    if (lora) storage.push(lora.u, lora.b.chunks[0]!.buffer);
+    rec.dispatch(pipeline, p, storage, [Math.ceil(c.rows / TILE), Math.ceil(M / TILE), 1]);
   }
 }
 
@@ -61,8 +83,13 @@ export function matmulForwardCpu(a: MatmulArgs<Float64Array, { rows: number; col
     for (let n = 0; n < N; n++) {
       let s = 0;
       for (let k = 0; k < K; k++) s += x[m * K + k]! * w.data[n * K + k]!;
+      let l = 0;
+      if (a.lora) {
+        const r4 = a.lora.b.cols;
+        for (let r = 0; r < r4; r++) l += a.lora.u[m * r4 + r]! * a.lora.b.data[n * r4 + r]!;
+      }
       const at = m * ldy + col0 + n;
-      y[at] = alpha * s + (a.bias ? a.bias[n]! : 0) + (a.accumulate ? y[at]! : 0);
+      y[at] = alpha * s + (a.lora ? a.lora.scale * l : 0) + (a.bias ? a.bias[n]! : 0) + (a.accumulate ? y[at]! : 0);
     }
   }
 }
@@ -93,11 +120,13 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
   if (M === 0 || w.cols === 0) return;
   if (w.cols % 4 !== 0) throw new Error(`matmulInputGrad: K = ${w.cols} is not a multiple of 4`);
   const reader = weightReader(rec.gpu, w.dtype);
-  const pipeline = rec.gpu.pipelines.get({
-    name: `matmul_input_grad_${w.dtype}`,
-    parts: [reader.part, matmulInputGradWgsl],
-    f16: reader.f16,
-  });
+  // dY rows are read as vec4 when every chunk's columns start aligned (binding offsets are multiples of 256).
+  const pipeline = (aligned: boolean) =>
+    rec.gpu.pipelines.get({
+      name: `matmul_input_grad_${w.dtype}_${aligned ? 'dy4' : 'dy1'}`,
+      parts: [reader.part, aligned ? matmulDyVec4Wgsl : matmulDyF32Wgsl, matmulInputGradWgsl],
+      f16: reader.f16,
+    });
   const ldy = a.ldy ?? w.rows;
   if (ldy < w.rows) throw new Error(`matmulInputGrad: ldy = ${ldy} is less than N = ${w.rows}`);
   if (w.chunks.length === 0) {
@@ -117,7 +146,7 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
       ['u', a.accumulate || i > 0 ? 1 : 0],
       ['u', 0],
     ]);
-    rec.dispatch(pipeline, p, [c.buffer, a.dy, a.dx], [Math.ceil(w.cols / 4 / 8), Math.ceil(M / 32), 1]);
+    rec.dispatch(pipeline(ldy % 4 === 0 && c.row0 % 4 === 0), p, [c.buffer, a.dy, a.dx], [Math.ceil(w.cols / 4 / 8), Math.ceil(M / 32), 1]);
   });
 }
 

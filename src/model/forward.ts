@@ -62,7 +62,7 @@ export function releaseKvCache(gpu: Gpu, c: KvCache): void {
   for (const b of [...c.k, ...c.v]) gpu.pool.release(b);
 }
 
-/** y = x W^T + b, plus LoRA's scaling * (x A^T) B^T; `accumulate` adds onto y (residual). */
+/** y = x W^T + b, plus LoRA's scaling * (x A^T) B^T; `accumulate` adds onto y (residual). One pass over y. */
 function linear(
   rec: Recorder,
   ctx: ForwardContext,
@@ -75,13 +75,15 @@ function linear(
 ): void {
   const name = linearName(layer, module);
   const lw = ctx.weights.linears.get(name)!;
-  matmulForward(rec, { x, w: lw.w, y, M: R, bias: lw.bias, accumulate });
   const adapter = ctx.lora?.modules.get(name);
-  if (adapter) {
-    const ax = rec.temp(R * adapter.a.rows * 4, STORAGE, 'lora_ax'); // [R, r4]
-    matmulForward(rec, { x, w: adapter.a, y: ax, M: R });
-    matmulForward(rec, { x: ax, w: adapter.b, y, M: R, alpha: adapter.scaling, accumulate: true });
+  if (!adapter) {
+    matmulForward(rec, { x, w: lw.w, y, M: R, bias: lw.bias, accumulate });
+    return;
   }
+  // (x A^T) first; the base product adds scaling * (x A^T) B^T in its epilogue.
+  const ax = rec.temp(R * adapter.a.rows * 4, STORAGE, 'lora_ax'); // [R, r4]
+  matmulForward(rec, { x, w: adapter.a, y: ax, M: R });
+  matmulForward(rec, { x, w: lw.w, y, M: R, bias: lw.bias, accumulate, lora: { u: ax, b: adapter.b, scale: adapter.scaling } });
 }
 
 /**

@@ -64,6 +64,11 @@ export function forEachLogitsBlock(
   }
 }
 
+/** How many logits blocks forEachLogitsBlock walks for R rows. */
+export function logitsBlockCount(gpu: Gpu, head: GpuMatrix, R: number): number {
+  return Math.ceil(R / rowsPerChunk(gpu, head, R)) * head.chunks.length;
+}
+
 /** Floats of the largest logits block: [Rc, Vc]. */
 export function logitsBlockFloats(gpu: Gpu, head: GpuMatrix, R: number): number {
   return rowsPerChunk(gpu, head, R) * Math.max(...head.chunks.map((c) => c.rows));

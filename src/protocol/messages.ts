@@ -12,6 +12,7 @@ import type { DatasetStats, PreviewSegment } from '../data/prepare.ts';
 import type { MaskMode } from '../data/tokenize.ts';
 import type { AdapterSummary as StoredAdapterSummary } from '../storage/types.ts';
 import type { HubProgress } from '../formats/hub-files.ts';
+import type { BenchReport, ScenarioName } from '../bench/report.ts';
 
 // ---- shared shapes ---------------------------------------------------------------------------------
 
@@ -193,11 +194,25 @@ export interface ExportMergedRequest {
 }
 
 /**
+ * `tabtune bench` on the worker's GPU: the same scenarios and the same report object as the CLI's
+ * --json, so a user can paste it into an issue. Progress replies carry the CLI's progress lines.
+ * Refused while a run is training; it builds its own model and leaves the loaded one as it was.
+ */
+export interface BenchRequest {
+  kind: 'bench';
+  id: number;
+  /** matmul, train, decode (default all three). */
+  scenarios?: ScenarioName[];
+  /** The CLI's --quick sizes: seconds instead of minutes. */
+  quick?: boolean;
+}
+
+/**
  * Everything the worker understands. The engine's requests (load a model, train, generate, export)
  * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
  */
 export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | InspectDatasetRequest | ExportAdapterRequest | ExportMergedRequest
-  | ResumeTrainingRequest | ControlTrainingRequest | UseAdapterRequest | ImportAdapterRequest | CancelRequest;
+  | ResumeTrainingRequest | ControlTrainingRequest | UseAdapterRequest | ImportAdapterRequest | CancelRequest | BenchRequest;
 
 export type RequestKind = Request['kind'];
 
@@ -295,6 +310,9 @@ export interface ExportMergedResult {
   zip?: Blob;
 }
 
+/** The object `tabtune bench --json` prints (src/bench/report.ts, documented in README.md). */
+export type BenchResult = BenchReport;
+
 /** A saved adapter as the library lists it (everything but its files). */
 export type SavedAdapter = StoredAdapterSummary;
 
@@ -314,6 +332,7 @@ export interface ResultOf {
   loadModel: ModelInfoResult;
   generate: GenerateResult;
   evaluate: EvaluateResult;
+  bench: BenchResult;
 }
 
 // ---- replies ---------------------------------------------------------------------------------------

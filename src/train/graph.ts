@@ -19,7 +19,7 @@ import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from '../kernels/r
 import { ropeBackward, ropeForward } from '../kernels/rope.ts';
 import { swigluBackward, swigluForward } from '../kernels/swiglu.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { forEachLogitsBlock, logitsBlockFloats } from '../model/lm-head.ts';
+import { forEachLogitsBlock, type LogitsBlock, logitsBlockCount, logitsBlockFloats } from '../model/lm-head.ts';
 import type { LoadedModel } from '../model/model.ts';
 import { LINEAR_MODULES, linearName, linearShape, type LinearModule } from '../model/params.ts';
 import type { Trainable } from './trainable.ts';
@@ -134,17 +134,20 @@ class Step {
   linear(rec: Recorder, l: number, m: LinearModule, x: Buf, y: Buf, acts: LayerActs, accumulate = false): void {
     const name = linearName(l, m);
     const lw = this.model.weights.linears.get(name)!;
-    matmulForward(rec, { x, w: lw.w, y, M: this.R, bias: lw.bias, accumulate });
     const ad = this.train.lora?.modules.get(name);
-    if (!ad) return;
+    if (!ad) {
+      matmulForward(rec, { x, w: lw.w, y, M: this.R, bias: lw.bias, accumulate });
+      return;
+    }
     const saved = acts.lora.get(m)!;
     let xin = x;
     if (saved.xd) {
       dropoutForward(rec, { x, out: saved.xd, N: this.R * lw.w.cols, p: this.s.dropout, seed: this.seedOf(l, m) });
       xin = saved.xd;
     }
+    // U = dropout(x) A^T first; the base product adds scaling * U B^T in its epilogue.
     matmulForward(rec, { x: xin, w: ad.a, y: saved.u, M: this.R });
-    matmulForward(rec, { x: saved.u, w: ad.b, y, M: this.R, alpha: ad.scaling, accumulate: true });
+    matmulForward(rec, { x, w: lw.w, y, M: this.R, bias: lw.bias, accumulate, lora: { u: saved.u, b: ad.b, scale: ad.scaling } });
   }
 
   /** dx (+)= dy W (+ the adapter's path); accumulates the trainable tensors' gradients. */
@@ -266,7 +269,9 @@ class Step {
 
   /**
    * Loss state per row (for the loss readback) and dHidden = d loss / d final hidden, two passes
-   * over the vocabulary: first the running log-sum-exp, then softmax - onehot, chunk by chunk.
+   * over the vocabulary: first the running log-sum-exp, then softmax - onehot, chunk by chunk. When
+   * the logits fit in one block, the second pass works on the first pass's logits instead of
+   * computing them again.
    */
   lossBackward(hidden: Buf, targets: Buf, state: Buf, dHidden: Buf): void {
     const gpu = this.gpu;
@@ -274,24 +279,28 @@ class Step {
     const { R } = this;
     const logits = this.buf(logitsBlockFloats(gpu, head, R), 'logits'); // [Rc, Vc]
     const headGrad = this.train.gradOf.get(this.cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
-    if (headGrad && (head.chunks.length > 1 || logitsBlockFloats(gpu, head, R) < R * head.rows)) {
-      throw new Error('full fine-tuning needs the LM head and the rows in one chunk');
-    }
+    const single = logitsBlockCount(gpu, head, R) === 1;
+    if (headGrad && !single) throw new Error('full fine-tuning needs the LM head and the rows in one chunk');
     const blocks = { hidden, targets, state, R };
+    const backward = (rec: Recorder, k: LogitsBlock) => {
+      crossEntropyBackward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, scale: this.s.lossScale });
+      const dx: Binding = { buffer: dHidden, offset: k.x.offset, size: k.x.size };
+      matmulInputGrad(rec, { dy: logits, w: k.w, dx, M: k.rows, accumulate: !k.firstChunk });
+      if (headGrad) matmulWeightGrad(rec, { dy: logits, x: hidden, dw: headGrad, M: k.rows, N: k.w.rows, K: head.cols, accumulate: true });
+    };
     // First pass: the running log-sum-exp of every row; second: softmax - onehot, block by block.
     forEachLogitsBlock(gpu, head, blocks, (k) => {
       const rec = new Recorder(gpu);
       matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
       crossEntropyChunkForward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, first: k.firstChunk });
+      if (single) backward(rec, k);
       rec.submit();
     });
+    if (single) return;
     forEachLogitsBlock(gpu, head, blocks, (k) => {
       const rec = new Recorder(gpu);
       matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
-      crossEntropyBackward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, scale: this.s.lossScale });
-      const dx: Binding = { buffer: dHidden, offset: k.x.offset, size: k.x.size };
-      matmulInputGrad(rec, { dy: logits, w: k.w, dx, M: k.rows, accumulate: !k.firstChunk });
-      if (headGrad) matmulWeightGrad(rec, { dy: logits, x: hidden, dw: headGrad, M: k.rows, N: k.w.rows, K: head.cols, accumulate: true });
+      backward(rec, k);
       rec.submit();
     });
   }

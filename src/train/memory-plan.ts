@@ -20,9 +20,14 @@ export interface MemoryPlan {
 
 const LOGITS_CHUNK_BYTES = 64 * 1024 * 1024;
 
+/**
+ * `checkpointing: 'auto'` recomputes each layer in the backward pass only when keeping every layer's
+ * activations would not fit `budget` (bytes the device may use); recomputing costs about a third of
+ * the step. Without a budget it is on whenever there is more than one layer.
+ */
 export function planTrainingMemory(
   cfg: ModelConfig,
-  o: { weightBytes: number; lora: LoraConfig | null; B: number; T: number; checkpointing: 'auto' | 'on' | 'off' },
+  o: { weightBytes: number; lora: LoraConfig | null; B: number; T: number; checkpointing: 'auto' | 'on' | 'off'; budget?: number },
 ): MemoryPlan {
   const { hiddenSize: H, intermediateSize: I, numHeads: nH, numKvHeads: nKV, headDim: D, numLayers: L, vocabSize: V } = cfg;
   const R = o.B * o.T;
@@ -41,11 +46,16 @@ export function planTrainingMemory(
   const perLayer = R * (3 * H + 3 * nH * D + 3 * nKV * D + nH + 3 * I) + loraActFloats;
   const backwardTemps = R * (3 * H + 3 * I + 3 * nH * D + 3 * nKV * D);
   const logits = Math.min(LOGITS_CHUNK_BYTES / 4, R * V);
-  const checkpointing = o.checkpointing === 'on' || (o.checkpointing === 'auto' && L > 1);
-  const activationFloats = (L + 1) * R * H + 4 * R * H + R * 4 + logits + backwardTemps + perLayer * (checkpointing ? 1 : L);
   const trainable = trainableFloats * 16; // param, grad, m, v
-  const activations = activationFloats * 4;
   // Full fine-tuning trains the weights in place: they are counted once, as trainable.
   const weights = o.lora ? o.weightBytes : 0;
-  return { weights, trainable, activations, total: weights + trainable + activations, checkpointing };
+  const plan = (checkpointing: boolean): MemoryPlan => {
+    const activationFloats = (L + 1) * R * H + 4 * R * H + R * 4 + logits + backwardTemps + perLayer * (checkpointing ? 1 : L);
+    const activations = activationFloats * 4;
+    return { weights, trainable, activations, total: weights + trainable + activations, checkpointing };
+  };
+  if (o.checkpointing !== 'auto') return plan(o.checkpointing === 'on');
+  if (L <= 1) return plan(false);
+  const kept = plan(false);
+  return o.budget !== undefined && kept.total <= o.budget ? kept : plan(true);
 }

@@ -8,6 +8,7 @@ import { Playground } from './Playground.tsx';
 import { TrainPanel } from './TrainPanel.tsx';
 import { RunList } from './RunList.tsx';
 import { AdapterLibrary } from './AdapterLibrary.tsx';
+import { AboutDevice } from './AboutDevice.tsx';
 import { Unsupported } from './Unsupported.tsx';
 
 export function App() {
@@ -41,6 +42,7 @@ export function App() {
             <RunList />
             <AdapterLibrary />
             <Playground />
+            <AboutDevice />
           </>
         )}
         {status !== 'unsupported' && <LogView />}

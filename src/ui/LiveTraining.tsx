@@ -17,7 +17,7 @@ export function LiveTraining() {
     [runs, compareIds, runId],
   );
   return (
-    <>
+    <div className="live">
       <TrainingStatus />
       {(points.length > 0 || compare.length > 0) && <LossChart points={points} compare={compare} />}
       {sample && (
@@ -27,6 +27,6 @@ export function LiveTraining() {
           {sample.text}
         </p>
       )}
-    </>
+    </div>
   );
 }

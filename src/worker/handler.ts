@@ -34,7 +34,7 @@ export interface Handler extends EngineApi {
 
 /** Every request kind, checked by the compiler against the protocol's Request union. */
 const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true, inspectDataset: true, exportAdapter: true, exportMerged: true,
-  resumeTraining: true, controlTraining: true, useAdapter: true, importAdapter: true, cancel: true,
+  resumeTraining: true, controlTraining: true, useAdapter: true, importAdapter: true, cancel: true, bench: true,
 };
 const KNOWN_KINDS = Object.keys(KINDS);
 
@@ -116,6 +116,8 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         return (await engine(progress)).useAdapter(req);
       case 'importAdapter':
         return (await engine(progress)).importAdapter(req);
+      case 'bench':
+        return (await engine(progress)).bench(req, progress);
     }
   }
 

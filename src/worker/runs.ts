@@ -11,6 +11,7 @@ import type { DatasetSource, SavedAdapter, TrainMetrics } from '../protocol/mess
 import type { AppRun, AppStorage } from '../storage/app.ts';
 import { StorageFullError } from '../storage/errors.ts';
 import type { AdapterRecord, MetricPoint, RunStatus } from '../storage/types.ts';
+import type { LoadedModel } from '../model/model.ts';
 import type { TrainState } from '../train/train-state.ts';
 
 /** Steps between checkpoints (besides those at pause, stop and the end). */
@@ -119,4 +120,15 @@ export function adapterRecord(o: {
 export function summaryOf(r: AdapterRecord): SavedAdapter {
   const { files: _files, ...summary } = r;
   return summary;
+}
+
+/** The repo id or folder name of the base model, as PEFT's base_model_name_or_path wants it. */
+export function baseModelId(model: LoadedModel): string {
+  return model.name.replace(/ \(bundled\)$/, '');
+}
+
+/** A download name that says model, what it is (with the rank) and the date: kjv-llama-lora-r8-2026-11-29. */
+export function exportName(base: string, what: string): string {
+  const model = base.split('/').pop()!.replace(/[^\w.-]+/g, '_');
+  return `${model}-${what}-${new Date().toISOString().slice(0, 10)}`;
 }

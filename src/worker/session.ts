@@ -6,16 +6,17 @@ import { droppedFiles } from '../formats/browser-files.ts';
 import { hubModelFiles, LoadCancelledError } from './model-download.ts';
 import { urlFiles } from '../formats/url-files.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { evaluate, type TokenRow } from '../model/evaluate.ts';
+import { evaluate } from '../model/evaluate.ts';
 import { generateTokens } from '../model/generate.ts';
 import { modelInfo } from '../model/info.ts';
 import { destroyModel, type LoadedModel, loadModel } from '../model/model.ts';
 import type {
+  BenchRequest,
+  BenchResult,
   EvaluateRequest,
   EvaluateResult,
   GenerateRequest,
   GenerateResult,
-  DatasetSource,
   DownloadProgress,
   ExportAdapterRequest,
   ExportAdapterResult,
@@ -34,13 +35,10 @@ import type {
   TrainMetrics,
   TrainRequest,
   TrainResult,
-  TrainSettings,
 } from '../protocol/messages.ts';
-import { fileChunks } from '../data/browser-read.ts';
 import { loadChatTemplate } from '../data/chat-template.ts';
 import { encodeChat } from '../data/tokenize.ts';
-import { type Prepared, prepareDataset, previewRow, splitValidation } from '../data/prepare.ts';
-import { readDataset, type ReadResult } from '../data/read.ts';
+import { previewRow } from '../data/prepare.ts';
 import { FormatError } from '../formats/errors.ts';
 import { DEFAULT_LORA, initLora, type LoraConfig, loraConfigFromAdapter, parseTargets } from '../lora/config.ts';
 import { destroyLora } from '../lora/gpu-lora.ts';
@@ -51,7 +49,9 @@ import { peftAdapterFiles } from '../formats/peft-write.ts';
 import type { LoraWeights } from '../lora/adapter.ts';
 import { mergedModelFiles } from '../formats/merge.ts';
 import { writeToDirectory, zipToBlob } from './merged-export.ts';
-import { adapterRecord, CHECKPOINT_EVERY, datasetName, RunRecorder, summaryOf } from './runs.ts';
+import { adapterRecord, baseModelId, CHECKPOINT_EVERY, datasetName, exportName, RunRecorder, summaryOf } from './runs.ts';
+import { prepareData } from './dataset-input.ts';
+import { NoAdapterError, NoModelError, RunMismatchError } from './errors.ts';
 import { type AppRun, type AppStorage, openAppStorage } from '../storage/app.ts';
 import { samplePromptIds } from './sample-prompt.ts';
 import { StorageError } from '../storage/errors.ts';
@@ -76,55 +76,10 @@ function filesOf(source: ModelSource, progress: Progress, signal?: AbortSignal):
   }
 }
 
-export class NoModelError extends Error {
-  constructor() {
-    super('No model is loaded yet: load a base model first.');
-    this.name = 'NoModelError';
-  }
-}
-
-/** The bytes of a dataset as they arrive, from the app's server or a dropped file. */
-async function* datasetChunks(source: DatasetSource): AsyncIterable<Uint8Array> {
-  if (source.kind === 'file') {
-    yield* fileChunks(source.file);
-    return;
-  }
-  const res = await fetch(source.url);
-  if (!res.ok || !res.body) throw new FormatError(source.url, `could not be fetched (HTTP ${res.status})`);
-  const reader = res.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    yield value;
-  }
-}
-
-/** A dataset as training takes it; `train` and `inspectDataset` both get theirs from `prepareData`. */
-interface PreparedData {
-  name: string;
-  read: ReadResult;
-  prepared: Prepared;
-  /** The settings' seqLen, capped at the model's context. */
-  seqLen: number;
-  train: TokenRow[];
-  val: TokenRow[];
-}
-
 /** Bad rows an inspection lists; the rest are only counted, so a broken file stays a small reply. */
 const INSPECT_SKIPPED_SHOWN = 50;
 /** Rows an inspection previews. */
 const INSPECT_PREVIEW_ROWS = 5;
-
-/** The repo id or folder name of the base model, as PEFT's base_model_name_or_path wants it. */
-function baseModelId(model: LoadedModel): string {
-  return model.name.replace(/ \(bundled\)$/, '');
-}
-
-/** A download name that says model, what it is (with the rank) and the date: kjv-llama-lora-r8-2026-11-29. */
-function exportName(base: string, what: string): string {
-  const model = base.split('/').pop()!.replace(/[^\w.-]+/g, '_');
-  return `${model}-${what}-${new Date().toISOString().slice(0, 10)}`;
-}
 
 /** The adapter generation and exports use: one being trained (or just trained), or one from the library. */
 interface CurrentAdapter {
@@ -136,23 +91,8 @@ interface CurrentAdapter {
   saved: SavedAdapter | null;
 }
 
-/** A request that does not fit the run or model at hand (another base model, a run already going). */
-export class RunMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RunMismatchError';
-  }
-}
-
 /** Greedy tokens of the sample generation shown at each validation. */
 const SAMPLE_TOKENS = 24;
-
-export class NoAdapterError extends Error {
-  constructor() {
-    super('No adapter has been trained or chosen yet: train one, or pick one from the saved adapters.');
-    this.name = 'NoAdapterError';
-  }
-}
 
 export class EngineSession {
   private model: LoadedModel | null = null;
@@ -161,6 +101,8 @@ export class EngineSession {
   private current: CurrentAdapter | null = null;
   /** The run in progress, and what the user asked of it. */
   private training: { request: 'pause' | 'stop' | null } | null = null;
+  /** A bench request is running: it and a run would share the GPU, and its figures would mean little. */
+  private benching = false;
   private opened: Promise<{ storage: AppStorage | null; problem: string | null }> | null = null;
 
   constructor(private readonly gpu: Gpu) {}
@@ -269,10 +211,11 @@ export class EngineSession {
     const run = recorder.run;
     const s = run.settings.train;
     if (this.training) throw new RunMismatchError('A run is already training: pause or stop it first.');
+    if (this.benching) throw new RunMismatchError('The benchmark is running: wait for it to finish, then train.');
     const control: { request: 'pause' | 'stop' | null } = { request: null };
     this.training = control;
     try {
-      const { prepared, seqLen, train: rows, val } = await this.prepareData(run.settings.dataset, s, progress);
+      const { prepared, seqLen, train: rows, val } = await prepareData(this.need(), this.files!, run.settings.dataset, s, progress);
       for (const w of prepared.warnings) progress(`warning: ${w}`);
       const lc: LoraConfig = { ...DEFAULT_LORA, rank: s.rank, alpha: s.alpha, dropout: s.dropout, rslora: s.rslora, targets: parseTargets(s.targets) };
       this.dropAdapter();
@@ -353,10 +296,23 @@ export class EngineSession {
     }
   }
 
+  /** `tabtune bench` on this GPU. It builds its own model; the loaded model and adapter stay as they are. */
+  async bench(req: BenchRequest, progress: Progress): Promise<BenchResult> {
+    if (this.training) throw new RunMismatchError('A run is training: pause or stop it before running the benchmark (both would share the GPU, and neither would be measured fairly).');
+    if (this.benching) throw new RunMismatchError('The benchmark is already running.');
+    this.benching = true;
+    try {
+      const { runWorkerBench } = await import('./bench.ts');
+      return await runWorkerBench(this.gpu, req, (line) => progress(line));
+    } finally {
+      this.benching = false;
+    }
+  }
+
   /** What `train` would do with this dataset and these settings: statistics, bad rows, a preview. */
   async inspectDataset(req: InspectDatasetRequest, progress: Progress): Promise<InspectDatasetResult> {
     const model = this.need();
-    const { name, read, prepared, train: rows, val } = await this.prepareData(req.dataset, req.settings, progress);
+    const { name, read, prepared, train: rows, val } = await prepareData(this.need(), this.files!, req.dataset, req.settings, progress);
     // Both lists are in file order on their own; the user fixes the file top to bottom.
     const skipped = [...read.skipped, ...prepared.skipped].sort((a, b) => a.line - b.line);
     // prepare's warnings count only its own skips; rows the reader passed over are dropped by training too.
@@ -470,22 +426,6 @@ export class EngineSession {
       if (c.trainable) releaseTrainable(this.model.gpu, c.trainable);
     }
     this.current = null;
-  }
-
-  /**
-   * Reads, tokenizes, masks, truncates or packs, and splits a dataset. The one path from a file to
-   * training rows, so what an inspection shows is what training gets.
-   */
-  private async prepareData(dataset: DatasetSource, s: TrainSettings, progress: Progress): Promise<PreparedData> {
-    const model = this.need();
-    const name = dataset.kind === 'url' ? dataset.name : dataset.file.name;
-    progress(`reading ${name}`);
-    const read = await readDataset(name, datasetChunks(dataset), { onBadRow: 'skip', format: s.format });
-    const template = await loadChatTemplate(this.files!);
-    const seqLen = Math.min(s.seqLen, model.maxPositions);
-    const prepared = prepareDataset(read.examples, { tokenizer: model.tokenizer, template, mask: s.mask, seqLen, packing: s.packing, vocabSize: model.cfg.vocabSize });
-    const { train, val } = s.valSplit > 0 ? splitValidation(prepared.rows, s.valSplit, s.seed) : { train: prepared.rows, val: [] };
-    return { name, read, prepared, seqLen, train, val };
   }
 
   private need(): LoadedModel {

@@ -51,6 +51,40 @@ describe.each([
   });
 });
 
+// Row strides that are multiples of 4 take the vec4 path for dY (N itself need not be one).
+const ALIGNED_SHAPES = [
+  { M: 1, N: 4, K: 4, ldy: 4 },
+  { M: 37, N: 52, K: 36, ldy: 56 },
+  { M: 65, N: 130, K: 100, ldy: 132 },
+  { M: 3, N: 7, K: 260, ldy: 8 },
+];
+
+describe.each([
+  ['f32', 'f16'],
+  ['f16', 'f16'],
+  ['f16', 'nof16'],
+  ['bf16', 'f16'],
+] as [WeightDtype, 'f16' | 'nof16'][])('matmulInputGrad with %s weights (device %s), aligned dY rows', (dtype, variant) => {
+  it.each(ALIGNED_SHAPES)('M=$M N=$N K=$K ldy=$ldy, alpha, with and without accumulate', async ({ M, N, K, ldy }) => {
+    const gpu = await testGpu(variant);
+    const dy = f32(randomArray(M * ldy, 31 + M));
+    const w = testMatrix(gpu, dtype, N, K, randomArray(N * K, 32 + N));
+    const dx0 = f32(randomArray(M * K, 33, 2));
+    const dyb = uploadBuffer(gpu, Float32Array.from(dy));
+    for (const accumulate of [false, true]) {
+      const dxb = uploadBuffer(gpu, Float32Array.from(dx0));
+      const rec = new Recorder(gpu);
+      matmulInputGrad(rec, { dy: dyb, w: w.gpu, dx: dxb, M, alpha: 0.375, accumulate, ldy });
+      rec.submit();
+      const got = await readF32(gpu, dxb, 0, M * K);
+      const want = Float64Array.from(dx0);
+      matmulInputGradCpu({ dy, w: w.cpu, dx: want, M, alpha: 0.375, accumulate, ldy });
+      expectClose(got, want, TOL, `dX ${dtype} accumulate=${accumulate}`);
+      gpu.pool.release(dxb);
+    }
+  });
+});
+
 describe('matmulInputGrad over a weight split into row chunks', () => {
   it.each([false, true])('adds up every chunk (accumulate=%s)', async (accumulate) => {
     const gpu = await testGpu();
@@ -67,6 +101,25 @@ describe('matmulInputGrad over a weight split into row chunks', () => {
     const want = Float64Array.from(dx0);
     matmulInputGradCpu({ dy, w: w.cpu, dx: want, M, accumulate });
     expectClose(await readF32(gpu, dxb, 0, M * K), want, TOL, 'chunked dX');
+  });
+
+  it.each([false, true])('adds up every chunk, dY rows aligned and one chunk not (accumulate=%s)', async (accumulate) => {
+    const gpu = await testGpu();
+    // Chunks of 16 rows start at multiples of 4; chunks of 6 rows do not (the second starts at 6).
+    for (const chunkRows of [16, 6]) {
+      const M = 9, N = 70, K = 12, ldy = 72;
+      const dy = f32(randomArray(M * ldy, 35));
+      const w = testMatrix(gpu, 'f16', N, K, randomArray(N * K, 36), chunkRows);
+      const dx0 = f32(randomArray(M * K, 37));
+      const dyb = uploadBuffer(gpu, Float32Array.from(dy));
+      const dxb = uploadBuffer(gpu, Float32Array.from(dx0));
+      const rec = new Recorder(gpu);
+      matmulInputGrad(rec, { dy: dyb, w: w.gpu, dx: dxb, M, accumulate, ldy });
+      rec.submit();
+      const want = Float64Array.from(dx0);
+      matmulInputGradCpu({ dy, w: w.cpu, dx: want, M, accumulate, ldy });
+      expectClose(await readF32(gpu, dxb, 0, M * K), want, TOL, `chunked dX (${chunkRows}-row chunks)`);
+    }
   });
 });
 

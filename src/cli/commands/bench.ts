@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { formatReport } from '../../bench/format.ts';
 import { SCENARIOS, type ScenarioName } from '../../bench/report.ts';
 import { runBench } from '../../bench/run.ts';
+import { nodeTfjs } from '../../bench/tfjs-node.ts';
 import { createNodeGpu } from '../../gpu/node-gpu.ts';
 import { testTokenizerSize } from '../../model/test-model.ts';
 import { num, optionalString, parse, UsageError } from '../args.ts';
@@ -76,6 +77,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       vocab,
       tfjs: v['no-tfjs'] !== true,
       tfjsLayout,
+      tfjsLoader: nodeTfjs,
       tabtune: packageVersion('tabtune'),
       runtime: `node ${process.version} (Dawn, npm webgpu ${packageVersion('webgpu')})`,
       onProgress: (line) => console.error(line),

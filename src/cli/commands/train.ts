@@ -32,7 +32,8 @@ export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [opti
   --steps N | --epochs E (1)  --batch-size B (4)  --grad-accum K (1)  --seq-len L (512)
   --weight-decay W (0)  --clip NORM (1.0, 0 = off)  --seed S (0)
   --eval-every N (0 = only at the end)  --patience N (0 = no early stopping)
-  --checkpointing auto|on|off   recompute each layer in backward instead of keeping its activations (auto: on)
+  --checkpointing auto|on|off   recompute each layer in backward instead of keeping its activations (auto: only when
+                               keeping them would not fit --gpu-memory; on when no budget is known)
   --adapter DIR            go on training an existing PEFT adapter (folder or .zip): its settings replace --rank etc.
   --save-dtype D           f32 (default) | f16 | bf16: the dtype of the saved adapter tensors
   --full                   full fine-tuning instead (every weight trainable, fp32): for comparing costs on small models
@@ -182,7 +183,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         o.seqLen ||= Math.min(DEFAULT_TRAIN.seqLen, maxPositions);
         if (lc) validateLoraConfig(cfg, lc);
         // Planned for full-length sequences: the data is tokenized only once the tokenizer is loaded.
-        const plan = planTrainingMemory(cfg, { weightBytes, lora: lc, B: o.batchSize, T: o.seqLen, checkpointing });
+        const plan = planTrainingMemory(cfg, { weightBytes, lora: lc, B: o.batchSize, T: o.seqLen, checkpointing, budget });
         o.checkpointing = plan.checkpointing;
         const parts = `weights ${formatBytes(plan.weights)}, trainable state ${formatBytes(plan.trainable)}, activations ${formatBytes(plan.activations)}`;
         log(`memory plan: ${formatBytes(plan.total)} (${parts}; checkpointing ${plan.checkpointing ? 'on' : 'off'})`);
