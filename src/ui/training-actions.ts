@@ -14,6 +14,8 @@ async function follow(engine: EngineClient, run: (onProgress: (m: string, metric
   let done = false;
   try {
     const result = await run((message, metrics) => {
+      // Warnings (a full disk, skipped rows) outlive the status line, which the next step overwrites.
+      if (message.startsWith('warning: ')) appStore.getState().addLog('warn', message.slice('warning: '.length));
       if (!done) trainingProgress(message, metrics);
       if (metrics?.step === 0 && metrics.runId) void refreshLibrary();
     });
