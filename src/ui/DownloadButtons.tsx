@@ -46,21 +46,15 @@ export function DownloadButtons() {
       }
     }
     setMerging('merging: 0%');
-    // Progress travels apart from the final reply and may arrive after it: late ones are dropped.
-    let done = false;
     try {
       const r = await engine!.request<'exportMerged'>(
         { kind: 'exportMerged', target: handle ? { kind: 'directory', handle } : { kind: 'zip' } },
-        (p) => {
-          if (!done) setMerging(p.message);
-        },
+        (p) => setMerging(p.message),
       );
-      done = true;
       if (r.zip) saveBlob(r.zip, r.name);
       log('info', `merged model saved: ${r.name} (${r.files.length} files, ${formatBytes(r.bytes)})`);
       setMerging(`saved ${r.name}`);
     } catch (e) {
-      done = true;
       log('error', `merged download failed: ${(e as Error).message}`);
       setMerging(`failed: ${(e as Error).message}`);
     }

@@ -85,8 +85,7 @@ export function Playground() {
       setGen((g) => (g && g[which] ? { ...g, [which]: change(g[which]) } : g));
     const onProgress = (which: 'base' | 'tuned') => (p: ProgressReply) => {
       const partial = p.partialText;
-      // Progress comes over its own channel and may trail the result; a finished pane keeps its text.
-      if (partial !== undefined) update(which, (pane) => (pane.result || pane.failed ? pane : { ...pane, text: partial }));
+      if (partial !== undefined) update(which, (pane) => ({ ...pane, text: partial }));
       if (p.message.startsWith('warning: ')) {
         const note = p.message.slice('warning: '.length);
         setGen((g) => (g && !g.notices.includes(note) ? { ...g, notices: [...g.notices, note] } : g));

@@ -7,8 +7,7 @@ import { useEngine } from './engine-context.ts';
 import { resumeRun } from './training-actions.ts';
 
 function lastLoss(run: AppRun, key: 'loss' | 'valLoss'): number | undefined {
-  for (let i = run.metrics.length - 1; i >= 0; i--) if (run.metrics[i]![key] !== undefined) return run.metrics[i]![key];
-  return undefined;
+  return run.metrics.findLast((m) => m[key] !== undefined)?.[key];
 }
 
 /** A run saved as 'running' whose tab went away was interrupted. */

@@ -4,7 +4,7 @@
 
 import { memo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { useLibrary } from '../state/library.ts';
+import { canResume, useLibrary } from '../state/library.ts';
 import { useAppStore } from '../state/store.ts';
 import { formatBytes } from '../util/format.ts';
 import { useEngine } from './engine-context.ts';
@@ -30,7 +30,7 @@ export function TrainPanel() {
   const run = useLibrary((s) => s.runs.find((x) => x.id === runId));
   if (!engine) return null;
   const busy = status === 'training';
-  const resumable = !busy && run !== undefined && (status === 'paused' || status === 'error') && run.step > 0;
+  const resumable = !busy && run !== undefined && canResume(run);
 
   return (
     <section className="card" data-testid="train-panel" data-train-status={status}>

@@ -11,7 +11,7 @@ function duration(ms: number): string {
 export function TrainingStatus() {
   const t = useAppStore((s) => s.training);
   const m = t.latest;
-  const lastVal = [...t.points].reverse().find((p) => p.valLoss !== undefined)?.valLoss;
+  const lastVal = t.points.findLast((p) => p.valLoss !== undefined)?.valLoss;
   const parts: string[] = [];
   if (m && m.loss !== undefined) {
     parts.push(`step ${m.step}/${m.totalSteps}`, `loss ${m.loss.toFixed(4)}`);

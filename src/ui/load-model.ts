@@ -23,23 +23,18 @@ export async function loadBaseModel(engine: EngineClient, source: ModelSource): 
   modelDownload(null);
   const mine: { engine: EngineClient; id: number | null } = { engine, id: null };
   inFlight = mine;
-  // Progress travels through its own comlink proxy and can arrive after the final reply.
-  let done = false;
   try {
     const info = await engine.request<'loadModel'>({ kind: 'loadModel', source }, (p) => {
       mine.id = p.id;
-      if (done) return;
       if (p.download) modelDownload(p.download);
       if (p.message.startsWith('warning: ')) addLog('warn', `${label}: ${p.message.slice('warning: '.length)}`);
       modelLoading(p.message);
     });
-    done = true;
     // The worker drops any applied adapter with the old model.
     libraryStore.setState({ activeAdapterId: null });
     modelLoaded(info);
     addLog('info', `model ready: ${info.name} (${info.architecture}, ${info.parameters.toLocaleString('en')} parameters)`);
   } catch (e) {
-    done = true;
     const err = e as Error;
     modelFailed(err.message);
     if (err.name === 'AbortError') addLog('warn', err.message);

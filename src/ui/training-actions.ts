@@ -10,20 +10,16 @@ import { datasetSource } from './samples.ts';
 
 async function follow(engine: EngineClient, run: (onProgress: (m: string, metrics?: TrainMetrics) => void) => Promise<TrainResult>): Promise<void> {
   const { trainingProgress, trainingDone, trainingFailed } = appStore.getState();
-  // Progress replies travel apart from the final reply and may arrive after it: late ones are dropped.
-  let done = false;
   try {
     const result = await run((message, metrics) => {
       // Warnings (a full disk, skipped rows) outlive the status line, which the next step overwrites.
       if (message.startsWith('warning: ')) appStore.getState().addLog('warn', message.slice('warning: '.length));
-      if (!done) trainingProgress(message, metrics);
+      trainingProgress(message, metrics);
       if (metrics?.step === 0 && metrics.runId) void refreshLibrary();
     });
-    done = true;
     trainingDone(result);
     if (result.storageProblem) appStore.getState().addLog('warn', `this run is not saved: ${result.storageProblem}`);
   } catch (e) {
-    done = true;
     trainingFailed((e as Error).message);
     // The worker opens a new device on the next request; the model goes back on it so Resume can run.
     if ((e as Error).name === 'DeviceLostError') await reloadLastModel(engine);

@@ -2,7 +2,7 @@
 // thrown EngineErrors, and fails pending requests if the worker itself dies (comlink would hang).
 
 import { proxy, releaseProxy, wrap } from 'comlink';
-import type { EngineApi, ErrorReply, ProgressSink, Request, RequestKind, ResultOf } from '../protocol/messages.ts';
+import type { EngineApi, ErrorReply, ProgressReply, ProgressSink, Request, RequestKind, ResultOf } from '../protocol/messages.ts';
 
 /** An error reply from the worker, thrown on the UI side. `name` is the worker-side error class. */
 export class EngineError extends Error {
@@ -47,9 +47,17 @@ export function connectEngine(worker: Worker): EngineClient {
     async request<K extends RequestKind>(body: RequestBody<K>, onProgress?: ProgressSink): Promise<ResultOf[K]> {
       if (failure) throw failure;
       const req = { ...body, id: nextId++ } as Request;
-      const reply = await Promise.race([remote.handle(req, onProgress ? proxy(onProgress) : undefined), failed]);
-      if (reply.type === 'error') throw new EngineError(reply);
-      return reply.value as ResultOf[K];
+      // Progress comes through its own channel (the proxy's port) and can arrive after the final
+      // reply; callers never see it then, so none of them has to guard against it.
+      let settled = false;
+      const sink = onProgress && ((p: ProgressReply) => (settled ? undefined : onProgress(p)));
+      try {
+        const reply = await Promise.race([remote.handle(req, sink ? proxy(sink) : undefined), failed]);
+        if (reply.type === 'error') throw new EngineError(reply);
+        return reply.value as ResultOf[K];
+      } finally {
+        settled = true;
+      }
     },
     terminate() {
       remote[releaseProxy]();

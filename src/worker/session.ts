@@ -260,7 +260,8 @@ export class EngineSession {
             report(`validation loss ${r.valLoss.toFixed(4)} at step ${r.step}`, undefined, { step: r.step, totalSteps: total, valLoss: r.valLoss, sample });
           },
           shouldStop: () => control.request !== null,
-          onCheckpoint: (state) => recorder.checkpoint(state, control.request === 'pause' ? 'paused' : 'running'),
+          // Without storage a checkpoint would be read back from the GPU only to be dropped.
+          ...(recorder.storage ? { onCheckpoint: (state: TrainState) => recorder.checkpoint(state, control.request === 'pause' ? 'paused' : 'running') } : {}),
         });
       } catch (e) {
         const lost = model.gpu.lostReason;
