@@ -5,7 +5,7 @@
 
 import { expect, test } from '@playwright/test';
 
-const CLI_KEYS = ['decode', 'device', 'elapsedMs', 'format', 'matmul', 'memory', 'quick', 'runtime', 'scenarios', 'startedAt', 'tabtune', 'train'];
+const CLI_KEYS = ['decode', 'device', 'elapsedMs', 'format', 'matmul', 'memory', 'quick', 'runtime', 'scenarios', 'startedAt', 'tabtune', 'train', 'tuning'];
 
 test.use({ permissions: ['clipboard-read', 'clipboard-write'] });
 
@@ -18,6 +18,8 @@ test('runs the quick benchmark on this GPU and copies the CLI-shaped JSON', asyn
 
   const about = page.getByRole('region', { name: 'About this device' });
   await expect(about.getByTestId('about-device-maxBufferSize')).toContainText('iB');
+  // The worker timed the matmul layouts on this GPU when it opened it (or took the times kept from before).
+  await expect(about.getByTestId('about-device-tuning')).toContainText('timed on this GPU: forward 4x');
   await about.getByLabel('Quick', { exact: true }).check();
   await about.getByRole('button', { name: 'Run benchmark' }).click();
   await expect(about.getByTestId('bench-progress')).toContainText('matmul', { timeout: 120_000 });
@@ -39,6 +41,9 @@ test('runs the quick benchmark on this GPU and copies the CLI-shaped JSON', asyn
   expect(out.runtime).toMatch(/^browser worker: Mozilla/);
   const matmul = out.matmul as { rows: unknown[]; tfjs: { version: string | null; error: string | null } };
   expect(matmul.rows).toHaveLength(8);
+  const tuning = out.tuning as { forward: { ms: number }[]; inputGrad: { ms: number }[] };
+  for (const t of [...tuning.forward, ...tuning.inputGrad]) expect(t.ms).toBeGreaterThan(0);
+  await expect(about.getByTestId('bench-tuning')).toContainText('Autotune');
   const train = out.train as { stepMs: number; tfjs: { error: string | null; slowdown: number | null } };
   expect(train.stepMs).toBeGreaterThan(0);
   expect((out.memory as { peakBytes: number }).peakBytes).toBeGreaterThan(0);

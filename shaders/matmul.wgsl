@@ -3,9 +3,10 @@
 // r4 = LoRA rank padded to 4.
 // X: [M, K] f32   W: [N, K] (f32/f16/bf16, via load_w4)   Y: [M, ldy] f32   bias: [N] f32
 // U: [M, r4] f32 = X A^T, LB: [lora_n0 + N, r4] f32 (LoRA's B), via lora_block (matmul_lora*.wgsl)
-// Each invocation computes a 4x4 block of Y from K-contiguous rows of X and W (vec4 loads, dot):
-// on CPU-backed devices this beats workgroup-memory tiling; both X and W are read along K.
-// The epilogue adds bias, LoRA's scaled B(Ax) and the residual (accumulate) in the same pass.
+// Each invocation computes a block of 4 rows x COLS columns of Y (COLS = 4 * COLS4) from K-contiguous
+// rows of X and W (vec4 loads, dot): on CPU-backed devices this beats workgroup-memory tiling; each
+// X load feeds COLS products. COLS4 and the workgroup shape WG_X x WG_Y are the device's tuning
+// (src/gpu/tuning.ts). The epilogue adds bias, LoRA's scaled B(Ax) and the residual (accumulate).
 struct Params {
   M: u32, N: u32, K: u32, ldy: u32,
   col0: u32, alpha: f32, accumulate: u32, has_bias: u32,
@@ -16,48 +17,53 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let n0 = g.x * 4u;
+  let n0 = g.x * 4u * COLS4;
   let m0 = g.y * 4u;
   if (n0 >= P.N || m0 >= P.M) { return; }
   let K4 = P.K / 4u;
-  // Clamp edge rows so loads stay in bounds; their results are dropped at the store.
+  // Clamp edge rows and columns so loads stay in bounds; their results are dropped at the store.
   let rows = vec4<u32>(m0, min(m0 + 1u, P.M - 1u), min(m0 + 2u, P.M - 1u), min(m0 + 3u, P.M - 1u));
-  let cols = vec4<u32>(n0, min(n0 + 1u, P.N - 1u), min(n0 + 2u, P.N - 1u), min(n0 + 3u, P.N - 1u));
   let xr = rows * K4;
-  let wr = cols * K4;
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
-  for (var k = 0u; k < K4; k++) {
-    let w0 = load_w4(wr.x + k);
-    let w1 = load_w4(wr.y + k);
-    let w2 = load_w4(wr.z + k);
-    let w3 = load_w4(wr.w + k);
-    let x0 = X[xr.x + k];
-    let x1 = X[xr.y + k];
-    let x2 = X[xr.z + k];
-    let x3 = X[xr.w + k];
-    a0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
-    a1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
-    a2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
-    a3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+  var cols: array<vec4<u32>, COLS4>;
+  var wr: array<vec4<u32>, COLS4>;
+  for (var c = 0u; c < COLS4; c++) {
+    let n = n0 + 4u * c;
+    cols[c] = vec4<u32>(min(n, P.N - 1u), min(n + 1u, P.N - 1u), min(n + 2u, P.N - 1u), min(n + 3u, P.N - 1u));
+    wr[c] = cols[c] * K4;
   }
-  let acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
-  let lora = lora_block(rows, cols);
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + i;
-    if (m >= P.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + j;
-      if (n >= P.N) { break; }
-      let at = m * P.ldy + P.col0 + n;
-      var v = P.alpha * acc[i][j] + lora[i][j];
-      if (P.has_bias != 0u) { v += bias[n]; }
-      if (P.accumulate != 0u) { v += Y[at]; }
-      Y[at] = v;
+  // acc[4 c + i]: row m0 + i, columns n0 + 4 c .. n0 + 4 c + 3
+  var acc: array<vec4<f32>, 4u * COLS4>;
+  for (var k = 0u; k < K4; k++) {
+    var w: array<vec4<f32>, 4u * COLS4>;
+    for (var c = 0u; c < COLS4; c++) {
+      w[4u * c] = load_w4(wr[c].x + k);
+      w[4u * c + 1u] = load_w4(wr[c].y + k);
+      w[4u * c + 2u] = load_w4(wr[c].z + k);
+      w[4u * c + 3u] = load_w4(wr[c].w + k);
+    }
+    for (var i = 0u; i < 4u; i++) {
+      let x = X[xr[i] + k];
+      for (var c = 0u; c < COLS4; c++) {
+        acc[4u * c + i] += vec4<f32>(dot(x, w[4u * c]), dot(x, w[4u * c + 1u]), dot(x, w[4u * c + 2u]), dot(x, w[4u * c + 3u]));
+      }
+    }
+  }
+  for (var c = 0u; c < COLS4; c++) {
+    let lora = lora_block(rows, cols[c]);
+    for (var i = 0u; i < 4u; i++) {
+      let m = m0 + i;
+      if (m >= P.M) { break; }
+      for (var j = 0u; j < 4u; j++) {
+        let n = n0 + 4u * c + j;
+        if (n >= P.N) { break; }
+        let at = m * P.ldy + P.col0 + n;
+        var v = P.alpha * acc[4u * c + i][j] + lora[i][j];
+        if (P.has_bias != 0u) { v += bias[n]; }
+        if (P.accumulate != 0u) { v += Y[at]; }
+        Y[at] = v;
+      }
     }
   }
 }

@@ -3,6 +3,7 @@
 import { describeAdapter } from '../gpu/device.ts';
 import { formatBytes } from '../util/format.ts';
 import type { BenchReport } from './report.ts';
+import { layoutName } from '../gpu/tuning.ts';
 
 const f = (x: number | null, digits = 2) => (x === null ? '-' : x.toFixed(digits));
 const g = (flops: number) => `${(flops / 1e9).toFixed(2)} GFLOP`;
@@ -19,6 +20,14 @@ export function formatReport(r: BenchReport): string {
     `device: ${describeAdapter(d)}; shader-f16 ${d.shaderF16 ? 'yes' : 'no'}${d.software ? '; a software adapter: absolute figures say little, ratios do' : ''}`,
     `runtime: ${r.runtime}; tabtune ${r.tabtune}${r.quick ? '; --quick sizes' : ''}`,
   ];
+  const t = r.tuning;
+  const timings = (l: { layout: string; ms: number }[]) => l.map((x) => `${x.layout} ${f(x.ms)} ms`).join(', ');
+  out.push(
+    '',
+    `autotune (${t.shape.M}x${t.shape.N}x${t.shape.K}, f16 weights, ${f(t.tookMs, 0)} ms): forward ${layoutName(t.chosen.forward)}; input gradient ${layoutName(t.chosen.inputGrad)}`,
+    `  forward: ${timings(t.forward)}`,
+    `  input gradient: ${timings(t.inputGrad)}`,
+  );
   if (r.matmul) {
     const m = r.matmul;
     const how = m.tfjs.layout === 'nn' ? 'tf.matMul(x, w) with w pre-transposed' : 'tf.matMul(x, w, false, true)';

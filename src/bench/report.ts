@@ -3,6 +3,8 @@
 // Units are in the names: Ms = milliseconds, Gflops = 10^9 floating-point operations per second,
 // Bytes = bytes; flops = operation counts (a multiply-add is 2).
 
+import type { MatmulTuningResult } from '../kernels/autotune.ts';
+
 export const BENCH_FORMAT = 1;
 
 export type ScenarioName = 'matmul' | 'train' | 'decode';
@@ -187,6 +189,11 @@ export interface BenchReport {
   device: DeviceReport;
   /** Where it ran: "node v20.20.2 (Dawn, npm webgpu)", or in the app "browser worker: " and the browser's user agent. */
   runtime: string;
+  /**
+   * The start-up autotune, measured afresh at the start of every bench (src/kernels/autotune.ts): each
+   * candidate layout's best time on one shape, and the layouts chosen, which the scenarios then use.
+   */
+  tuning: MatmulTuningResult;
   matmul: MatmulReport | null;
   train: TrainReport | null;
   memory: MemoryReport | null;

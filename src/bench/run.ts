@@ -10,6 +10,7 @@ import { projectionShapes, QUICK_SHAPE, QWEN25_05B, SMOLLM2_135M } from './shape
 import { startTfjs, type TfjsLoader, type TfjsPeer } from './tfjs.ts';
 import { runTrain } from './train.ts';
 import { destroyModel } from '../model/model.ts';
+import { autotuneMatmul } from '../kernels/autotune.ts';
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
@@ -60,6 +61,8 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
   const trials = o.trials ?? 3;
   const log = o.onProgress ?? (() => {});
   const want = (s: ScenarioName) => o.scenarios.includes(s);
+  log('timing the matmul layouts on this device');
+  const tuning = await autotuneMatmul(gpu);
 
   let matmul: MatmulReport | null = null;
   let train: BenchReport['train'] = null;
@@ -136,6 +139,7 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
     scenarios: [...o.scenarios],
     device: describeDevice(gpu),
     runtime: o.runtime,
+    tuning,
     matmul,
     train,
     memory,

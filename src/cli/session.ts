@@ -3,6 +3,8 @@
 import { totalmem } from 'node:os';
 import type { Gpu } from '../gpu/device.ts';
 import { createNodeGpu } from '../gpu/node-gpu.ts';
+import { tuneMatmul } from '../kernels/autotune.ts';
+import { nodeTuningCache } from './tuning-cache.ts';
 import { applyPeftAdapter, type LoadedModel, loadModel } from '../model/model.ts';
 import type { WeightPrecision } from '../model/weights.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -55,6 +57,7 @@ export async function withModel<T>(v: Record<string, unknown>, run: (model: Load
   const adapterFiles = adapterSpec ? resolveFiles(adapterSpec, '--adapter', source) : null;
   const gpu = await createNodeGpu();
   try {
+    await tuneMatmul(gpu, nodeTuningCache());
     const memoryBudget = bytesArg(v, 'gpu-memory') ?? defaultBudget(gpu);
     const model = await loadModel(gpu, files, {
       precision,

@@ -11,10 +11,11 @@ import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import matmulLoraWgsl from '../../shaders/matmul_lora.wgsl?raw';
 import matmulLoraNoneWgsl from '../../shaders/matmul_lora_none.wgsl?raw';
 import matmulInputGradWgsl from '../../shaders/matmul_input_grad.wgsl?raw';
+import matmulInputGrad8Wgsl from '../../shaders/matmul_input_grad8.wgsl?raw';
 import matmulDyF32Wgsl from '../../shaders/matmul_dy_f32.wgsl?raw';
 import matmulDyVec4Wgsl from '../../shaders/matmul_dy_vec4.wgsl?raw';
 import matmulWeightGradWgsl from '../../shaders/matmul_weight_grad.wgsl?raw';
-import { type GpuMatrix, weightReader } from './weights.ts';
+import { type GpuMatrix, WEIGHT_READER_8, weightReader } from './weights.ts';
 
 export interface MatmulArgs<Buf, Mat> {
   x: Buf;
@@ -35,15 +36,15 @@ export interface MatmulArgs<Buf, Mat> {
   lora?: { u: Buf; b: Mat; scale: number };
 }
 
-const TILE = 32; // 8x8 invocations of 4x4 outputs
-
 export function matmulForward(rec: Recorder, a: MatmulArgs<GPUBuffer | Binding, GpuMatrix>): void {
   const { w, M, lora } = a;
   if (M === 0) return;
-  const reader = weightReader(rec.gpu, w.dtype);
+  const t = rec.gpu.tuning.matmul.forward;
+  const reader = weightReader(rec.gpu, w.dtype, t.f16Packed);
   const pipeline = rec.gpu.pipelines.get({
-    name: `matmul_${w.dtype}${lora ? '_lora' : ''}`,
+    name: `matmul_${w.dtype}${w.dtype === 'f16' && !reader.f16 ? '_packed' : ''}${lora ? '_lora' : ''}`,
     parts: [reader.part, lora ? matmulLoraWgsl : matmulLoraNoneWgsl, matmulWgsl],
+    consts: { COLS4: t.cols / 4, WG_X: t.wgX, WG_Y: t.wgY },
     f16: reader.f16,
   });
   if (a.bias && w.chunks.length > 1) throw new Error('matmul: a bias on a chunked weight is not supported');
@@ -67,7 +68,8 @@ export function matmulForward(rec: Recorder, a: MatmulArgs<GPUBuffer | Binding, 
     ]);
     const storage = [c.buffer, a.x, a.y, dummy];
     if (lora) storage.push(lora.u, lora.b.chunks[0]!.buffer);
-    rec.dispatch(pipeline, p, storage, [Math.ceil(c.rows / TILE), Math.ceil(M / TILE), 1]);
+    // Each invocation computes 4 rows x t.cols columns.
+    rec.dispatch(pipeline, p, storage, [Math.ceil(c.rows / (t.cols * t.wgX)), Math.ceil(M / (4 * t.wgY)), 1]);
   }
 }
 
@@ -119,14 +121,6 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
   const { w, M } = a;
   if (M === 0 || w.cols === 0) return;
   if (w.cols % 4 !== 0) throw new Error(`matmulInputGrad: K = ${w.cols} is not a multiple of 4`);
-  const reader = weightReader(rec.gpu, w.dtype);
-  // dY rows are read as vec4 when every chunk's columns start aligned (binding offsets are multiples of 256).
-  const pipeline = (aligned: boolean) =>
-    rec.gpu.pipelines.get({
-      name: `matmul_input_grad_${w.dtype}_${aligned ? 'dy4' : 'dy1'}`,
-      parts: [reader.part, aligned ? matmulDyVec4Wgsl : matmulDyF32Wgsl, matmulInputGradWgsl],
-      f16: reader.f16,
-    });
   const ldy = a.ldy ?? w.rows;
   if (ldy < w.rows) throw new Error(`matmulInputGrad: ldy = ${ldy} is less than N = ${w.rows}`);
   if (w.chunks.length === 0) {
@@ -135,6 +129,25 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
     if (!a.accumulate) rec.clear(dx.buffer, dx.offset ?? 0, M * w.cols * 4);
     return;
   }
+  // K % 8 == 0 (every real model): 8 columns per invocation, rows and workgroup from the device's
+  // tuning. Otherwise 4 columns and 4 rows per invocation in 8x8 workgroups.
+  const wide = w.cols % 8 === 0;
+  const t = rec.gpu.tuning.matmul.inputGrad;
+  const [cols, rows, wgX, wgY] = wide ? [8, t.rows, t.wgX, t.wgY] : [4, 4, 8, 8];
+  const narrowReader = weightReader(rec.gpu, w.dtype);
+  // dY rows are read as vec4 when every chunk's columns start aligned (binding offsets are multiples of 256).
+  const pipeline = (aligned: boolean) => {
+    const dy = aligned ? matmulDyVec4Wgsl : matmulDyF32Wgsl;
+    const suffix = `${w.dtype}_${aligned ? 'dy4' : 'dy1'}`;
+    return wide
+      ? rec.gpu.pipelines.get({
+          name: `matmul_input_grad8_${suffix}`,
+          parts: [WEIGHT_READER_8[w.dtype], dy, matmulInputGrad8Wgsl],
+          consts: { ROWS: rows, WG_X: wgX, WG_Y: wgY },
+        })
+      : rec.gpu.pipelines.get({ name: `matmul_input_grad_${suffix}`, parts: [narrowReader.part, dy, matmulInputGradWgsl], f16: narrowReader.f16 });
+  };
+  const grid: [number, number, number] = [Math.ceil(w.cols / cols / wgX), Math.ceil(M / rows / wgY), 1];
   w.chunks.forEach((c, i) => {
     const p = params([
       ['u', M],
@@ -146,7 +159,7 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
       ['u', a.accumulate || i > 0 ? 1 : 0],
       ['u', 0],
     ]);
-    rec.dispatch(pipeline(ldy % 4 === 0 && c.row0 % 4 === 0), p, [c.buffer, a.dy, a.dx], [Math.ceil(w.cols / 4 / 8), Math.ceil(M / 32), 1]);
+    rec.dispatch(pipeline(ldy % 4 === 0 && c.row0 % 4 === 0), p, [c.buffer, a.dy, a.dx], grid);
   });
 }
 

@@ -9,6 +9,9 @@ import weightsF32 from '../../shaders/weights_f32.wgsl?raw';
 import weightsF16 from '../../shaders/weights_f16.wgsl?raw';
 import weightsF16Packed from '../../shaders/weights_f16_packed.wgsl?raw';
 import weightsBf16 from '../../shaders/weights_bf16.wgsl?raw';
+import weights8F32 from '../../shaders/weights8_f32.wgsl?raw';
+import weights8F16 from '../../shaders/weights8_f16.wgsl?raw';
+import weights8Bf16 from '../../shaders/weights8_bf16.wgsl?raw';
 
 export type WeightDtype = 'f32' | 'f16' | 'bf16';
 
@@ -29,12 +32,18 @@ export interface GpuMatrix {
   chunks: WeightChunk[];
 }
 
-/** The WGSL that defines `load_w4` for this dtype on this device, and whether it needs `enable f16`. */
-export function weightReader(gpu: Gpu, dtype: WeightDtype): { part: string; f16: boolean } {
+/**
+ * The WGSL that defines `load_w4` for this dtype on this device, and whether it needs `enable f16`.
+ * `packedF16`: read f16 as u32 pairs even where shader-f16 could load them (faster on some devices).
+ */
+export function weightReader(gpu: Gpu, dtype: WeightDtype, packedF16 = false): { part: string; f16: boolean } {
   if (dtype === 'f32') return { part: weightsF32, f16: false };
   if (dtype === 'bf16') return { part: weightsBf16, f16: false };
-  return gpu.f16 ? { part: weightsF16, f16: true } : { part: weightsF16Packed, f16: false };
+  return gpu.f16 && !packedF16 ? { part: weightsF16, f16: true } : { part: weightsF16Packed, f16: false };
 }
+
+/** The WGSL that defines `load_w8` (8 consecutive values as two vec4, K % 8 == 0) for this dtype. */
+export const WEIGHT_READER_8: Record<WeightDtype, string> = { f32: weights8F32, f16: weights8F16, bf16: weights8Bf16 };
 
 export function maxRowsPerChunk(gpu: Gpu, dtype: WeightDtype, cols: number): number {
   return Math.floor(gpu.limits.maxStorageBufferBindingSize / (cols * WEIGHT_BYTES[dtype]));

@@ -6,6 +6,7 @@
 // the worker exposes an `EngineApi`, the UI calls `handle(request, proxy(onProgress))`.
 
 import type { AdapterSummary, Gpu } from '../gpu/device.ts';
+import type { KernelTuning } from '../gpu/tuning.ts';
 import type { ModelInfo } from '../model/info.ts';
 import type { DatasetFormat } from '../data/types.ts';
 import type { DatasetStats, PreviewSegment } from '../data/prepare.ts';
@@ -223,6 +224,8 @@ export interface InitResult {
   /** `shader-f16` is enabled on the device. */
   f16: boolean;
   limits: GpuLimitsInfo;
+  /** The kernels' work layouts on this device, and whether the matmul ones were measured (see src/gpu/tuning.ts). */
+  tuning: KernelTuning;
 }
 
 /** A loaded model's facts for people. */

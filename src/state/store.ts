@@ -5,6 +5,7 @@ import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
 import type { AdapterInfo, DownloadProgress, GpuLimitsInfo, InspectDatasetResult, ModelInfoResult, TrainMetrics, TrainResult, TrainSettings } from '../protocol/messages.ts';
 import { QUICK_PRESET } from './presets.ts';
+import type { KernelTuning } from '../gpu/tuning.ts';
 
 /**
  * checking: looking for WebGPU (main thread, then the worker's adapter)
@@ -26,6 +27,8 @@ export interface AppState {
   adapter: AdapterInfo | null;
   f16: boolean | null;
   limits: GpuLimitsInfo | null;
+  /** The kernels' work layouts the worker chose for this GPU. */
+  tuning: KernelTuning | null;
   /** Why the status is unsupported / failed, for the user. */
   problem: string | null;
   log: LogEntry[];
@@ -76,7 +79,7 @@ export interface TrainingState {
 }
 
 export interface AppActions {
-  deviceReady(info: { adapter: AdapterInfo; f16: boolean; limits: GpuLimitsInfo }): void;
+  deviceReady(info: { adapter: AdapterInfo; f16: boolean; limits: GpuLimitsInfo; tuning?: KernelTuning }): void;
   deviceUnsupported(problem: string): void;
   deviceFailed(problem: string): void;
   addLog(level: LogEntry['level'], text: string): void;
@@ -108,6 +111,7 @@ export const initialState: AppState = {
   adapter: null,
   f16: null,
   limits: null,
+  tuning: null,
   problem: null,
   log: [],
   model: null,
@@ -124,7 +128,7 @@ export function createAppStore(init: Partial<AppState> = {}) {
   return createStore<AppStore>()((set) => ({
     ...initialState,
     ...init,
-    deviceReady: ({ adapter, f16, limits }) => set({ status: 'ready', adapter, f16, limits, problem: null }),
+    deviceReady: ({ adapter, f16, limits, tuning }) => set({ status: 'ready', adapter, f16, limits, tuning: tuning ?? null, problem: null }),
     deviceUnsupported: (problem) => set({ status: 'unsupported', problem }),
     deviceFailed: (problem) => set({ status: 'failed', problem }),
     addLog: (level, text) => set((s) => ({ log: [...s.log, { time: Date.now(), level, text }].slice(-LOG_LIMIT) })),

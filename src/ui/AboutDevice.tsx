@@ -6,6 +6,7 @@ import { useRef, useState } from 'react';
 import type { BenchResult, GpuLimitsInfo } from '../protocol/messages.ts';
 import { appStore, useAppStore } from '../state/store.ts';
 import { formatBytes } from '../util/format.ts';
+import { layoutName } from '../gpu/tuning.ts';
 import { useEngine } from './engine-context.ts';
 import './about-device.css';
 import './config.css';
@@ -31,6 +32,7 @@ export function AboutDevice() {
   const adapter = useAppStore((s) => s.adapter);
   const f16 = useAppStore((s) => s.f16);
   const limits = useAppStore((s) => s.limits);
+  const tuning = useAppStore((s) => s.tuning);
   const training = useAppStore((s) => s.training.status === 'training');
   const loading = useAppStore((s) => s.modelStatus === 'loading');
   const [quick, setQuick] = useState(false);
@@ -97,6 +99,15 @@ export function AboutDevice() {
         {LIMITS.map(({ key, bytes }) => (
           <Limit key={key} name={key} value={limits[key]} bytes={bytes} />
         ))}
+        {tuning && (
+          <>
+            <dt>Matmul layouts</dt>
+            <dd data-testid="about-device-tuning">
+              {tuning.source === 'measured' ? 'timed on this GPU' : 'defaults for this kind of GPU'}: forward {layoutName(tuning.matmul.forward)}; input
+              gradient {layoutName(tuning.matmul.inputGrad)}
+            </dd>
+          </>
+        )}
       </dl>
 
       <h3>Benchmark</h3>
@@ -178,6 +189,11 @@ function BenchTables({ r }: { r: BenchResult }) {
         {[d.vendor, d.architecture, d.description || d.device].filter(Boolean).join(' | ')}; shader-f16 {d.shaderF16 ? 'yes' : 'no'}
         {d.software ? '; a software adapter: absolute figures say little, ratios do' : ''}. {r.quick ? 'Quick sizes. ' : ''}Took{' '}
         {(r.elapsedMs / 1000).toFixed(1)} s.
+      </p>
+      <p className="muted" data-testid="bench-tuning">
+        Autotune ({r.tuning.shape.M} × {r.tuning.shape.N} × {r.tuning.shape.K}, {f(r.tuning.tookMs, 0)} ms): forward {layoutName(r.tuning.chosen.forward)} (
+        {r.tuning.forward.map((x) => `${x.layout}: ${f(x.ms)} ms`).join('; ')}); input gradient {layoutName(r.tuning.chosen.inputGrad)} (
+        {r.tuning.inputGrad.map((x) => `${x.layout}: ${f(x.ms)} ms`).join('; ')}).
       </p>
       {m && (
         <>

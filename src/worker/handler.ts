@@ -17,6 +17,8 @@ import type {
   TrainMetrics,
   DownloadProgress,
 } from '../protocol/messages.ts';
+import { tuneMatmul } from '../kernels/autotune.ts';
+import { browserTuningCache } from '../storage/tuning-cache.ts';
 import { EngineSession } from './session.ts';
 
 /** The GPU the handler drives; protocol-only tests pass a fake that never reaches the engine. */
@@ -25,6 +27,8 @@ export type HandlerGpu = Gpu;
 export interface HandlerDeps {
   /** Opens the GPU. Default: `createGpu(navigator.gpu)` (the worker's own navigator). */
   openGpu?: (opts: { allowF16?: boolean }) => Promise<HandlerGpu>;
+  /** Picks the kernels' work layouts on a newly opened GPU. Default: tuneMatmul, cached in Cache Storage. */
+  tune?: (gpu: HandlerGpu) => Promise<unknown>;
 }
 
 export interface Handler extends EngineApi {
@@ -40,17 +44,25 @@ const KNOWN_KINDS = Object.keys(KINDS);
 
 export function createHandler(deps: HandlerDeps = {}): Handler {
   const openGpu = deps.openGpu ?? ((opts) => createGpu(globalThis.navigator?.gpu, opts));
+  const tune = deps.tune ?? ((g: HandlerGpu) => tuneMatmul(g, browserTuningCache()));
   let gpu: Promise<HandlerGpu> | null = null;
 
   async function init(req: InitRequest, progress: (message: string) => void): Promise<InitResult> {
     // Concurrent or repeated init requests share one device; a failed attempt may be retried.
     if (!gpu) progress('requesting a WebGPU adapter and device');
-    gpu ??= openGpu({ allowF16: req.allowF16 }).catch((e: unknown) => {
-      gpu = null;
-      throw e;
-    });
+    gpu ??= openGpu({ allowF16: req.allowF16 })
+      .then(async (g) => {
+        progress('timing the matmul layouts on this device');
+        // A failed measurement leaves the default layouts: slower perhaps, never wrong.
+        await tune(g).catch(() => undefined);
+        return g;
+      })
+      .catch((e: unknown) => {
+        gpu = null;
+        throw e;
+      });
     const g = await gpu;
-    return { adapter: { ...g.adapter }, f16: g.f16, limits: { ...g.limits } };
+    return { adapter: { ...g.adapter }, f16: g.f16, limits: { ...g.limits }, tuning: structuredClone(g.tuning) };
   }
 
   let session: EngineSession | null = null;

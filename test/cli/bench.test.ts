@@ -2,6 +2,7 @@
 // every figure finite and positive. No timing thresholds: speed is reported, not tested here.
 
 import { describe, expect, it } from 'vitest';
+import { layoutName } from '../../src/gpu/tuning.ts';
 import { lastJson, runCli } from '../helpers/cli.ts';
 
 type Obj = Record<string, unknown>;
@@ -25,7 +26,7 @@ describe('tabtune bench', () => {
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     const out = lastJson(r);
     expect(Object.keys(out).sort()).toEqual(
-      ['decode', 'device', 'elapsedMs', 'format', 'matmul', 'memory', 'quick', 'runtime', 'scenarios', 'startedAt', 'tabtune', 'train'].sort(),
+      ['decode', 'device', 'elapsedMs', 'format', 'matmul', 'memory', 'quick', 'runtime', 'scenarios', 'startedAt', 'tabtune', 'train', 'tuning'].sort(),
     );
     expect(out.format).toBe(1);
     expect(out.quick).toBe(true);
@@ -37,6 +38,25 @@ describe('tabtune bench', () => {
     expect(typeof device.shaderF16).toBe('boolean');
     expect(typeof device.software).toBe('boolean');
     positive(device, ['maxBufferSize', 'maxStorageBufferBindingSize'], 'device');
+
+    // The start-up autotune: every candidate timed, and the fastest chosen.
+    const tuning = out.tuning as Obj;
+    expect(tuning.adapter).toBe([device.vendor, device.architecture, device.description || device.device].filter(Boolean).join(' | '));
+    positive(tuning, ['version', 'tookMs'], 'tuning');
+    positive(tuning.shape as Obj, ['M', 'N', 'K'], 'tuning.shape');
+    const chosen = tuning.chosen as { forward: Obj; inputGrad: Obj };
+    for (const kernel of ['forward', 'inputGrad'] as const) {
+      const timings = tuning[kernel] as { layout: string; ms: number }[];
+      expect(timings.length, `tuning.${kernel}`).toBeGreaterThanOrEqual(kernel === 'forward' ? 2 : 3);
+      timings.forEach((t, i) => {
+        strings(t, ['layout'], `tuning.${kernel}[${i}]`);
+        positive(t, ['ms'], `tuning.${kernel}[${i}]`);
+      });
+      positive(chosen[kernel], ['wgX', 'wgY'], `tuning.chosen.${kernel}`);
+      // The chosen layout is the fastest timed.
+      const best = timings.reduce((a, b) => (b.ms < a.ms ? b : a));
+      expect(best.layout).toBe(layoutName(chosen[kernel] as never));
+    }
 
     const matmul = out.matmul as Obj;
     const rows = matmul.rows as Obj[];
