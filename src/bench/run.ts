@@ -1,6 +1,7 @@
 // Runs the bench scenarios on one Gpu and gathers one BenchReport. Works on any Gpu (Dawn in Node
 // or a browser's device); the caller creates and destroys it.
 
+import { BufferPool } from '../gpu/buffer-pool.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { runDecode } from './decode.ts';
 import { runMatmul } from './matmul.ts';
@@ -37,7 +38,7 @@ export interface BenchOptions {
 export function benchSizes(quick: boolean) {
   return quick
     ? { M: 64, shapes: projectionShapes(QUICK_SHAPE), minTrialMs: 20, seqLen: 32, promptTokens: 4, newTokens: 4, warmupSteps: 1, timedSteps: 2 }
-    : { M: 512, shapes: [...projectionShapes(SMOLLM2_135M), ...projectionShapes(QWEN25_05B)], minTrialMs: 300, seqLen: 256, promptTokens: 16, newTokens: 16, warmupSteps: 1, timedSteps: 3 };
+    : { M: 512, shapes: [...projectionShapes(SMOLLM2_135M), ...projectionShapes(QWEN25_05B)], minTrialMs: 300, seqLen: 256, promptTokens: 16, newTokens: 16, warmupSteps: 1, timedSteps: 5 };
 }
 
 export function describeDevice(gpu: Gpu): DeviceReport {
@@ -105,8 +106,11 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
         // steps: on a shared machine a figure from minutes earlier can differ 2x.
         const shapes = projectionShapes(o.quick ? QUICK_SHAPE : SMOLLM2_135M);
         const dtype = bm.model.weights.dtype === 'f32' ? 'f32' : 'f16';
-        const measureReference = async () =>
-          (await runMatmul(gpu, { M: sizes.M, shapes, dtypes: [dtype], trials: 1, minTrialMs: sizes.minTrialMs, tfjs: null })).bestOursGflops;
+        // On a pool of its own (emptied by runMatmul): the training steps keep theirs between steps.
+        const measureReference = async () => {
+          const own = { ...gpu, pool: new BufferPool(gpu.device, gpu.limits.maxBufferSize) };
+          return (await runMatmul(own, { M: sizes.M, shapes, dtypes: [dtype], trials: 1, minTrialMs: sizes.minTrialMs, tfjs: null })).bestOursGflops;
+        };
         const { peer, error: tfjsError } = await startPeer();
         const r = await runTrain(bm, {
           batch: 1,

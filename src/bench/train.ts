@@ -10,7 +10,8 @@ import { type LoraConfig, DEFAULT_LORA, adaptedModules, initLora, trainableParam
 import { destroyLora } from '../lora/gpu-lora.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { TokenRow } from '../model/evaluate.ts';
-import { LINEAR_MODULES, linearShape } from '../model/params.ts';
+import { LINEAR_MODULES, type LinearModule, linearName, linearShape } from '../model/params.ts';
+import { layerBackwardPlan } from '../train/backward-plan.ts';
 import { logitsBlockCount } from '../model/lm-head.ts';
 import { planTrainingMemory } from '../train/memory-plan.ts';
 import { DEFAULT_TRAIN, train } from '../train/trainer.ts';
@@ -45,18 +46,26 @@ export interface TrainOptions {
 export function loraStepFlops(cfg: ModelConfig, lc: LoraConfig, B: number, T: number, checkpointing: boolean, lossRecompute = true): StepFlops {
   const R = B * T;
   const L = cfg.numLayers;
-  const linearParams = LINEAR_MODULES.reduce((s, m) => s + linearShape(cfg, m).reduce((a, b) => a * b, 1), 0); // one layer
+  const params = (m: LinearModule) => linearShape(cfg, m).reduce((a, b) => a * b, 1);
+  const linearParams = LINEAR_MODULES.reduce((s, m) => s + params(m), 0); // one layer
   const head = cfg.vocabSize * cfg.hiddenSize;
   const adapted = adaptedModules(cfg, lc);
-  // Backward runs from the top down to the lowest adapted layer; below it nothing needs a gradient.
+  const names = new Set(adapted.map(([name]) => name));
+  // Backward runs from the top down to the lowest adapted layer; below it nothing needs a gradient,
+  // and in that layer only what its adapters need (backward-plan.ts, the trainer's own rule).
   const lowest = Math.min(...adapted.map(([name]) => Number(name.split('.')[2])));
   const loraPerToken = adapted.reduce((s, [, m]) => s + lc.rank * linearShape(cfg, m).reduce((a, b) => a + b, 0), 0);
   const pairs = (T * (T + 1)) / 2; // causal query-key pairs per sequence
   const attnForward = 4 * B * cfg.numHeads * cfg.headDim * pairs; // per layer: QK^T and PV
+  let frozenInputGrad = 2 * R * head;
+  let attention = attnForward * L;
+  for (let l = lowest; l < L; l++) {
+    const plan = layerBackwardPlan((m) => names.has(linearName(l, m)), l > lowest);
+    for (const m of plan.inputGradOf) frozenInputGrad += 2 * R * params(m);
+    if (plan.attention) attention += 2 * attnForward;
+  }
   const frozenForward = 2 * R * (L * linearParams + head);
-  const frozenInputGrad = 2 * R * ((L - lowest) * linearParams + head);
   const lora = 6 * R * loraPerToken;
-  const attention = 3 * attnForward * L - 2 * attnForward * lowest;
   const recomputedLayers = checkpointing ? L - lowest : 0;
   const loraForwardOfLayer = (l: number) => 2 * R * adapted.filter(([name]) => Number(name.split('.')[2]) === l).reduce((s, [, m]) => s + lc.rank * linearShape(cfg, m).reduce((a, b) => a + b, 0), 0);
   let recompute = lossRecompute ? 2 * R * head : 0; // the loss's second pass over the LM head
@@ -78,19 +87,16 @@ export async function runTrain(bm: BenchModel, o: TrainOptions): Promise<{ train
   const memPlan = planTrainingMemory(cfg, { ...shape, checkpointing: 'on' });
   // Steps and reference matmuls alternate (ref, step, ref, step, ..., ref), and each counts its best:
   // on a shared machine the load changes within seconds, and the least disturbed run is the fairest
-  // estimate of both. The reference's buffers would count in the pool's peak, so the peak is taken
-  // over the stretches between references (each reference ends with the pool trimmed and the peak
-  // reset to what is live: the model and the adapter's state).
-  let peakBytes = 0;
+  // estimate of both. The reference runs on a buffer pool of its own (run.ts), so the steps keep their
+  // buffers from one step to the next as in training, and this pool's peak is the steps' own, counted
+  // from what is live once the model is loaded.
   const refs: number[] = [];
-  const reference = async () => {
-    peakBytes = Math.max(peakBytes, gpu.pool.stats().peakBytes);
-    refs.push(await o.measureReference());
-    gpu.pool.trim();
-    gpu.pool.resetPeak();
-  };
+  const reference = async () => void refs.push(await o.measureReference());
   await reference();
+  gpu.pool.trim();
+  gpu.pool.resetPeak();
   const trainable = loraTrainable(gpu, initLora(cfg, lc, 0));
+  let peakBytes = 0;
   const steps = o.warmupSteps + o.timedSteps;
   const random = seededRandom(7);
   const rows: TokenRow[] = Array.from({ length: steps * o.batch }, () => ({
@@ -181,8 +187,11 @@ export async function runTrain(bm: BenchModel, o: TrainOptions): Promise<{ train
       }
     }
     await reference();
+    peakBytes = gpu.pool.stats().peakBytes;
     if (!plan.checkpointing) {
       const stepPeak = peakBytes;
+      gpu.pool.trim();
+      gpu.pool.resetPeak();
       await train(model, trainable, rows.slice(0, o.batch), null, { ...settings, checkpointing: true });
       peakBytes = gpu.pool.stats().peakBytes;
       o.onProgress?.(`memory: timed steps (activations kept) peak ${(stepPeak / 2 ** 20).toFixed(1)} MiB of a ${(plan.total / 2 ** 20).toFixed(1)} MiB plan; ` +

@@ -23,6 +23,7 @@ import { forEachLogitsBlock, type LogitsBlock, logitsBlockCount, logitsBlockFloa
 import type { LoadedModel } from '../model/model.ts';
 import { LINEAR_MODULES, linearName, linearShape, type LinearModule } from '../model/params.ts';
 import type { Trainable } from './trainable.ts';
+import { type LayerBackwardPlan, layerBackwardPlan } from './backward-plan.ts';
 
 export interface MicroBatch {
   /** ids: [B, T] (padded with 0) */
@@ -150,13 +151,16 @@ class Step {
     matmulForward(rec, { x, w: lw.w, y, M: this.R, bias: lw.bias, accumulate, lora: { u: saved.u, b: ad.b, scale: ad.scaling } });
   }
 
-  /** dx (+)= dy W (+ the adapter's path); accumulates the trainable tensors' gradients. */
-  linearBackward(rec: Recorder, l: number, m: LinearModule, x: Buf, dy: Buf, dx: Buf, acts: LayerActs, accumulate: boolean): void {
+  /**
+   * dx (+)= dy W (+ the adapter's path); accumulates the trainable tensors' gradients. dx null: the
+   * input gradient is not needed (see backward-plan.ts), only the trainable tensors' gradients.
+   */
+  linearBackward(rec: Recorder, l: number, m: LinearModule, x: Buf, dy: Buf, dx: Buf | null, acts: LayerActs, accumulate: boolean): void {
     const name = linearName(l, m);
     const lw = this.model.weights.linears.get(name)!;
     const [out, inp] = [lw.w.rows, lw.w.cols];
     const R = this.R;
-    matmulInputGrad(rec, { dy, w: lw.w, dx, M: R, accumulate });
+    if (dx) matmulInputGrad(rec, { dy, w: lw.w, dx, M: R, accumulate });
     if (this.train.mode === 'full') {
       matmulWeightGrad(rec, { dy, x, dw: this.train.gradOf.get(`${name}.weight`)!, M: R, N: out, K: inp, accumulate: true });
       if (lw.bias) biasGrad(rec, { dy, db: this.train.gradOf.get(`${name}.bias`)!, M: R, N: out, accumulate: true });
@@ -170,6 +174,7 @@ class Step {
     const du = rec.temp(R * r4 * 4, STORAGE, 'lora_du'); // [R, r4]
     matmulInputGrad(rec, { dy, w: ad.b, dx: du, M: R, alpha: ad.scaling });
     matmulWeightGrad(rec, { dy: du, x: saved.xd ?? x, dw: grads.a, M: R, N: r4, K: inp, accumulate: true });
+    if (!dx) return;
     if (!saved.xd) {
       matmulInputGrad(rec, { dy: du, w: ad.a, dx, M: R, accumulate: true });
     } else {
@@ -208,7 +213,8 @@ class Step {
   }
 
   /** dx = d(layer input) from dOut = d(layer output). */
-  layerBackward(rec: Recorder, l: number, x: Buf, dOut: Buf, dx: Buf, a: LayerActs): void {
+  /** The layer's backward; `plan` says which gradients the layers below and this layer's adapters need. */
+  layerBackward(rec: Recorder, l: number, x: Buf, dOut: Buf, dx: Buf, a: LayerActs, plan: LayerBackwardPlan): void {
     const cfg = this.cfg;
     const { H, I, nH, nKV, D } = DIMS(cfg);
     const { R, B, T } = this;
@@ -216,23 +222,28 @@ class Step {
     const p = `model.layers.${l}`;
     const full = this.train.mode === 'full';
     const t = (n: number, label: string) => rec.temp(n * 4, STORAGE, label);
+    const wants = (m: LinearModule, n: number, label: string) => (plan.inputGradOf.has(m) ? t(n, label) : null);
     // MLP: x2 = x1 + down(swiglu(gate(xn2), up(xn2)))
-    const dx1 = t(R * H, 'dx1');
-    rec.copy(dOut, 0, dx1, 0, R * H * 4);
-    const da = t(R * I, 'da');
+    const dx1 = plan.residualGrad ? t(R * H, 'dx1') : null;
+    if (dx1) rec.copy(dOut, 0, dx1, 0, R * H * 4);
+    const da = wants('down_proj', R * I, 'da');
     this.linearBackward(rec, l, 'down_proj', a.a, dOut, da, a, false);
-    const dg = t(R * I, 'dg');
-    const du = t(R * I, 'du');
-    swigluBackward(rec, { gate: a.g, up: a.u, dout: da, dgate: dg, dup: du, N: R * I });
-    const dxn2 = t(R * H, 'dxn2');
-    this.linearBackward(rec, l, 'gate_proj', a.xn2, dg, dxn2, a, false);
-    this.linearBackward(rec, l, 'up_proj', a.xn2, du, dxn2, a, true);
-    const postW = `${p}.post_attention_layernorm.weight`;
-    rmsnormBackward(rec, { x: a.x1, w: this.vec(postW), dy: dxn2, dx: dx1, R, C: H, eps, accumulate: true });
-    if (full) rmsnormWeightGrad(rec, { x: a.x1, dy: dxn2, dw: this.train.gradOf.get(postW)!, R, C: H, eps, accumulate: true });
+    if (da) {
+      const dg = t(R * I, 'dg');
+      const du = t(R * I, 'du');
+      swigluBackward(rec, { gate: a.g, up: a.u, dout: da, dgate: dg, dup: du, N: R * I });
+      const dxn2 = wants('gate_proj', R * H, 'dxn2');
+      this.linearBackward(rec, l, 'gate_proj', a.xn2, dg, dxn2, a, false);
+      this.linearBackward(rec, l, 'up_proj', a.xn2, du, dxn2, a, true);
+      const postW = `${p}.post_attention_layernorm.weight`;
+      if (dxn2 && dx1) rmsnormBackward(rec, { x: a.x1, w: this.vec(postW), dy: dxn2, dx: dx1, R, C: H, eps, accumulate: true });
+      if (full && dxn2) rmsnormWeightGrad(rec, { x: a.x1, dy: dxn2, dw: this.train.gradOf.get(postW)!, R, C: H, eps, accumulate: true });
+    }
+    if (!dx1) return;
     // Attention: x1 = x + o_proj(attn(rope(norm(q(xn1))), rope(norm(k(xn1))), v(xn1)))
-    const dO = t(R * nH * D, 'do');
+    const dO = wants('o_proj', R * nH * D, 'do');
     this.linearBackward(rec, l, 'o_proj', a.o, dx1, dO, a, false);
+    if (!dO) return;
     const dq = t(R * nH * D, 'dq');
     const dk = t(R * nKV * D, 'dk');
     const dv = t(R * nKV * D, 'dv');
@@ -257,10 +268,11 @@ class Step {
         rmsnormWeightGrad(rec, { x: a.k, dy: dk, dw: this.train.gradOf.get(kn)!, R: R * nKV, C: D, eps, accumulate: true });
       }
     }
-    const dxn1 = t(R * H, 'dxn1');
+    const dxn1 = wants('q_proj', R * H, 'dxn1');
     this.linearBackward(rec, l, 'q_proj', a.xn1, dqIn, dxn1, a, false);
     this.linearBackward(rec, l, 'k_proj', a.xn1, dkIn, dxn1, a, true);
     this.linearBackward(rec, l, 'v_proj', a.xn1, dv, dxn1, a, true);
+    if (!dxn1) return;
     rec.copy(dx1, 0, dx, 0, R * H * 4);
     const inW = `${p}.input_layernorm.weight`;
     rmsnormBackward(rec, { x, w: this.vec(inW), dy: dxn1, dx, R, C: H, eps, accumulate: true });
@@ -355,11 +367,13 @@ export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatc
   if (train.mode === 'full') rmsnormWeightGrad(rec, { x: xs[L]!, dy: dHidden, dw: train.gradOf.get(normW)!, R, C: H, eps: cfg.rmsNormEps, accumulate: true });
   rec.submit();
   // Below the earliest adapter nothing is trainable: LoRA stops there; full fine-tuning goes on to the embeddings.
-  const lowest = train.mode === 'full' ? 0 : Math.min(...[...train.lora!.modules.keys()].map((n) => Number(n.split('.')[2])));
+  const full = train.mode === 'full';
+  const lowest = full ? 0 : Math.min(...[...train.lora!.modules.keys()].map((n) => Number(n.split('.')[2])));
   for (let l = L - 1; l >= lowest; l--) {
     rec = new Recorder(gpu);
     if (s.checkpointing) step.layerForward(rec, l, xs[l]!, xs[l + 1]!, acts[l]!);
-    step.layerBackward(rec, l, xs[l]!, dCur, dNext, acts[l]!);
+    const plan = layerBackwardPlan((m) => full || train.lora!.modules.has(linearName(l, m)), full || l > lowest);
+    step.layerBackward(rec, l, xs[l]!, dCur, dNext, acts[l]!, plan);
     rec.submit();
     [dCur, dNext] = [dNext, dCur];
   }

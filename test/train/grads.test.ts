@@ -1,8 +1,12 @@
 // LoRA gradients of the WGSL engine against the float64 reference backward (itself checked by
-// finite differences), for every architecture, with adapters on all seven projections.
+// finite differences), for every architecture, with adapters on all seven projections, and with
+// adapters on a few modules (where the backward stops early).
 
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/device.ts';
+import { Recorder } from '../../src/gpu/recorder.ts';
+import { LINEAR_MODULES, type LinearModule, linearName } from '../../src/model/params.ts';
+import { layerBackwardPlan } from '../../src/train/backward-plan.ts';
 import { logitsBlockCount } from '../../src/model/lm-head.ts';
 import { loadReferenceWeights } from '../../src/model/reference.ts';
 import { referenceLoraGrads } from '../../src/model/reference-grad.ts';
@@ -104,5 +108,70 @@ describe('LoRA gradients with the LM head in several chunks', () => {
       }
     }
     expect(report, report.join('\n')).toEqual([]);
+  });
+});
+
+describe('LoRA gradients with adapters on some modules only', () => {
+  // The backward stops at the earliest adapted module (src/train/backward-plan.ts): the skipped
+  // products must change no gradient, and exactly the plan's frozen input-gradient products must run.
+  const CASES: { name: string; modules: string[] }[] = [
+    { name: 'layer 0 v_proj and layer 2 q_proj', modules: ['model.layers.0.self_attn.v_proj', 'model.layers.2.self_attn.q_proj'] },
+    { name: 'layer 1 o_proj only', modules: ['model.layers.1.self_attn.o_proj'] },
+    { name: 'layer 1 MLP only', modules: ['model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj', 'model.layers.1.mlp.down_proj'] },
+    { name: 'layer 2 down_proj only', modules: ['model.layers.2.mlp.down_proj'] },
+  ];
+  it.each(CASES)('$name', async ({ modules }) => {
+    const gpu = await testGpu();
+    const { files, model } = await loadTestModel(gpu, { architecture: 'llama', seed: 41, dtype: 'BF16', numLayers: 3 }, 'auto');
+    const { weights, ref } = randomLora(model.cfg, 3, 1.5, 141);
+    for (const name of [...weights.modules.keys()]) {
+      if (modules.includes(name)) continue;
+      weights.modules.delete(name);
+      ref.a.delete(name);
+      ref.b.delete(name);
+    }
+    expect(weights.modules.size).toBe(modules.length);
+    const trainable = loraTrainable(gpu, weights);
+    // Frozen weights are bf16 here, so their input-gradient products are told apart by pipeline name.
+    const frozenInputGrads: string[] = [];
+    Recorder.onDispatch = (d) => {
+      if (/^matmul_input_grad\d*_bf16/.test(d.pipeline.label)) frozenInputGrads.push(d.pipeline.label);
+    };
+    let got: Awaited<ReturnType<typeof datasetGradients>>;
+    try {
+      got = await datasetGradients(model, trainable, ROWS.slice(0, 1), { seqLen: 64, batchSize: 1 });
+    } finally {
+      Recorder.onDispatch = null;
+    }
+    const grads = await readLoraGrads(model, trainable, weights);
+    const want = referenceLoraGrads(model.cfg, loadReferenceWeights(files), ROWS.slice(0, 1), ref);
+    expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(2e-3);
+    for (const [module, g] of grads) {
+      expect(cosine(g.a, want.gradA.get(module)!), `${module}.lora_A`).toBeGreaterThan(0.999);
+      expect(cosine(g.b, want.gradB.get(module)!), `${module}.lora_B`).toBeGreaterThan(0.999);
+    }
+    // One product for the LM head, then what each layer from the top down to the lowest adapter needs.
+    const lowest = Math.min(...modules.map((n) => Number(n.split('.')[2])));
+    let expected = 1;
+    for (let l = lowest; l < model.cfg.numLayers; l++) {
+      expected += layerBackwardPlan((m) => weights.modules.has(linearName(l, m)), l > lowest).inputGradOf.size;
+    }
+    expect(frozenInputGrads).toHaveLength(expected);
+  });
+});
+
+describe('layerBackwardPlan', () => {
+  const only = (...ms: LinearModule[]) => (m: LinearModule) => ms.includes(m);
+  it('runs everything when a layer below needs the gradient', () => {
+    const p = layerBackwardPlan(only(), true);
+    expect([...p.inputGradOf].sort()).toEqual([...LINEAR_MODULES].sort());
+    expect(p).toMatchObject({ inputGrad: true, residualGrad: true, attention: true });
+  });
+  it('in the lowest adapted layer stops at the earliest adapted module', () => {
+    expect([...layerBackwardPlan(only('q_proj'), false).inputGradOf].sort()).toEqual(['down_proj', 'gate_proj', 'o_proj', 'up_proj']);
+    expect([...layerBackwardPlan(only('o_proj'), false).inputGradOf].sort()).toEqual(['down_proj', 'gate_proj', 'up_proj']);
+    expect([...layerBackwardPlan(only('up_proj'), false).inputGradOf]).toEqual(['down_proj']);
+    expect([...layerBackwardPlan(only('down_proj'), false).inputGradOf]).toEqual([]);
+    expect(layerBackwardPlan(only('o_proj'), false)).toMatchObject({ inputGrad: false, residualGrad: true, attention: false });
   });
 });
