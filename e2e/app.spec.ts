@@ -1,5 +1,6 @@
-// The app shell in real Chromium: WebGPU is found in the engine worker and its adapter is shown;
-// without navigator.gpu the app says what is missing instead of showing a blank page.
+// The app shell in real Chromium: WebGPU is found in the engine worker and its adapter is shown, its
+// matmul layouts are timed once and kept in Cache Storage; without navigator.gpu the app says what
+// is missing instead of showing a blank page.
 
 import { expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS, executablePath } from '../playwright.config.ts';
@@ -52,6 +53,11 @@ test('shows the WebGPU adapter that the engine worker opened', async ({ page }) 
   await expect(models.getByRole('option', { name: /SmolLM2-135M-Instruct/ })).toHaveCount(1);
   await expect(page.getByTestId('model-panel')).toHaveAttribute('data-model-status', 'ready', { timeout: 60_000 });
   await page.screenshot({ path: test.info().outputPath('start.png'), fullPage: true });
+  // The worker timed the matmul layouts on this GPU; after a reload it takes them from Cache Storage.
+  await expect(page.getByTestId('log')).toContainText('matmul layouts timed on this GPU');
+  await page.reload();
+  await expect(page.getByTestId('log')).toContainText('GPU ready in the worker', { timeout: 60_000 });
+  await expect(page.getByTestId('log')).toContainText('matmul layouts kept from an earlier visit');
   expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
 });
 

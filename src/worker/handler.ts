@@ -28,7 +28,7 @@ export interface HandlerDeps {
   /** Opens the GPU. Default: `createGpu(navigator.gpu)` (the worker's own navigator). */
   openGpu?: (opts: { allowF16?: boolean }) => Promise<HandlerGpu>;
   /** Picks the kernels' work layouts on a newly opened GPU. Default: tuneMatmul, cached in Cache Storage. */
-  tune?: (gpu: HandlerGpu) => Promise<unknown>;
+  tune?: (gpu: HandlerGpu) => Promise<{ cached: boolean }>;
 }
 
 export interface Handler extends EngineApi {
@@ -52,9 +52,10 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
     if (!gpu) progress('requesting a WebGPU adapter and device');
     gpu ??= openGpu({ allowF16: req.allowF16 })
       .then(async (g) => {
-        progress('timing the matmul layouts on this device');
+        progress('choosing the matmul layouts for this GPU');
         // A failed measurement leaves the default layouts: slower perhaps, never wrong.
-        await tune(g).catch(() => undefined);
+        const tuned = await tune(g).catch((e: unknown) => progress(`matmul layouts: defaults kept (timing them failed: ${(e as Error).message})`));
+        if (tuned) progress(tuned.cached ? 'matmul layouts kept from an earlier visit' : 'matmul layouts timed on this GPU');
         return g;
       })
       .catch((e: unknown) => {
