@@ -1,4 +1,5 @@
 // dX = (accumulate ? dX : 0) + alpha * dY[:, n0 : n0+N] @ W      (input gradient of Y = X @ W^T)
+// For K % 8 == 4; matmul_input_grad8.wgsl (8 columns per invocation) serves K % 8 == 0.
 // Dimension key: M = rows (tokens), N = rows of W in this chunk (out_features), K = in_features.
 // dY: [M, ldy] f32 (this chunk's columns are n0 .. n0+N)   W: [N, K] (via load_w4)   dX: [M, K] f32
 // Each invocation computes a 4x4 block of dX (4 rows m, 4 columns k): for each n, 4 scalars of dY and

@@ -1,6 +1,6 @@
-// Start-up autotune of the matmul work layouts: each candidate layout (workgroup shape, rows per
-// invocation, f16 reading) runs the same transformer-sized product on this device, and the fastest
-// replaces the default in gpu.tuning. Every candidate is checked against the CPU twins by the kernel
+// Start-up autotune of the matmul work layouts: each candidate layout (columns or rows per
+// invocation, how f16 weights are read) runs the same transformer-sized product on this device, and
+// the fastest replaces the default in gpu.tuning. Every candidate is checked against the CPU twins by the kernel
 // tests, so the choice changes speed, never results. A result can be cached per adapter (the CLI keeps
 // it on disk, the app in Cache Storage) and applied with applyMatmulTuning.
 // Dimension key: M = rows (tokens), N = out_features, K = in_features.
@@ -24,9 +24,10 @@ const MIN_TIMED_MS = 30;
 const MAX_REPS = 64;
 const ROUNDS = 3;
 
-// Few candidates: a software driver compiles each pipeline for most of a second. The workgroup
-// shapes stay the adapter type's defaults (they moved the time by less than the noise on lavapipe);
-// what is timed is how f16 weights are read and how many rows each invocation reuses its loads for.
+// Few candidates: a software driver with a cold shader cache compiles each pipeline for up to seconds.
+// The workgroup shapes stay the adapter type's defaults (they moved the time by less than the noise
+// on lavapipe); what is timed is how f16 weights are read and over how many outputs each invocation
+// reuses what it loads.
 
 export function forwardCandidates(gpu: Gpu): MatmulTuning['forward'][] {
   const d = defaultTuning(gpu.adapter).matmul.forward;
