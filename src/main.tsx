@@ -56,6 +56,8 @@ function boot(): EngineClient | null {
       clearTimeout(timer);
       deviceReady(r);
       addLog('info', `GPU ready in the worker: ${[r.adapter.vendor, r.adapter.architecture].filter(Boolean).join(' ')}`);
+      // Sent with the reply, not as progress: a progress message may arrive after the reply and be dropped.
+      if (r.tuningNote) addLog('info', r.tuningNote);
       // The app opens on the bundled demo model, which needs no network, and the saved runs.
       void loadBaseModel(engine, demoModelSource());
       void refreshLibrary();

@@ -226,6 +226,8 @@ export interface InitResult {
   limits: GpuLimitsInfo;
   /** The kernels' work layouts on this device, and whether the matmul ones were measured (see src/gpu/tuning.ts). */
   tuning: KernelTuning;
+  /** For the log: whether those layouts were timed now, kept from an earlier visit, or left at the defaults (and why). */
+  tuningNote: string;
 }
 
 /** A loaded model's facts for people. */

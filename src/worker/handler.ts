@@ -46,6 +46,7 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
   const openGpu = deps.openGpu ?? ((opts) => createGpu(globalThis.navigator?.gpu, opts));
   const tune = deps.tune ?? ((g: HandlerGpu) => tuneMatmul(g, browserTuningCache()));
   let gpu: Promise<HandlerGpu> | null = null;
+  let tuningNote = '';
 
   async function init(req: InitRequest, progress: (message: string) => void): Promise<InitResult> {
     // Concurrent or repeated init requests share one device; a failed attempt may be retried.
@@ -54,8 +55,10 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
       .then(async (g) => {
         progress('choosing the matmul layouts for this GPU');
         // A failed measurement leaves the default layouts: slower perhaps, never wrong.
-        const tuned = await tune(g).catch((e: unknown) => progress(`matmul layouts: defaults kept (timing them failed: ${(e as Error).message})`));
-        if (tuned) progress(tuned.cached ? 'matmul layouts kept from an earlier visit' : 'matmul layouts timed on this GPU');
+        tuningNote = await tune(g).then(
+          (r) => (r.cached ? 'matmul layouts kept from an earlier visit' : 'matmul layouts timed on this GPU'),
+          (e: unknown) => `matmul layouts: the defaults, as timing them failed (${(e as Error).message})`,
+        );
         return g;
       })
       .catch((e: unknown) => {
@@ -63,7 +66,7 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         throw e;
       });
     const g = await gpu;
-    return { adapter: { ...g.adapter }, f16: g.f16, limits: { ...g.limits }, tuning: structuredClone(g.tuning) };
+    return { adapter: { ...g.adapter }, f16: g.f16, limits: { ...g.limits }, tuning: structuredClone(g.tuning), tuningNote };
   }
 
   let session: EngineSession | null = null;

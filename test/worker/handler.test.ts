@@ -45,12 +45,14 @@ describe('worker handler (fake engine)', () => {
     const reply = await h.handle({ kind: 'init', id: 7, allowF16: false }, (p) => progress.push(p));
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.every((p) => p.type === 'progress' && p.id === 7 && p.kind === 'init')).toBe(true);
-    expect(reply).toEqual({
+    expect(reply).toMatchObject({
       type: 'result',
       id: 7,
       kind: 'init',
       value: { adapter: gpu.adapter, f16: true, limits: gpu.limits },
     });
+    // The fake cannot run the matmul timing: the defaults stay, and the reply says why.
+    expect((reply as { value: InitResult }).value.tuningNote).toMatch(/^matmul layouts: the defaults, as timing them failed \(.+\)$/);
     expect(seen).toEqual([{ allowF16: false }]);
   });
 
@@ -155,6 +157,9 @@ describe('worker handler (real GPU through Dawn)', () => {
       expect(typeof value.f16).toBe('boolean');
       expect(value.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
       expect(value.limits.maxBufferSize).toBeGreaterThanOrEqual(value.limits.maxStorageBufferBindingSize);
+      // Node has no Cache Storage: the layouts were timed on this device.
+      expect(value.tuningNote).toBe('matmul layouts timed on this GPU');
+      expect(value.tuning.source).toBe('measured');
       // The reply must survive structured cloning (postMessage through comlink).
       expect(structuredClone(reply)).toEqual(reply);
     } finally {
