@@ -9,18 +9,10 @@
 // Slots no query sees (past p0 + T - 1, or left behind by the window) get dK = dV = 0.
 // Workgroup (x, y, z) = (slot tile, kv head, sequence b); each invocation owns ROWS consecutive key
 // slots and reads each query row and its output gradient once for all of them.
-// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key and dot4 come from attention_common.wgsl.
-@group(0) @binding(4) var<storage, read> dO: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>; // [R, nH] (lse, Di)
-@group(0) @binding(6) var<storage, read> seg: array<u32>; // [R] start slot of each row's document
+// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key and dot4 come from attention_common.wgsl;
+// dO, stats, seg and dO_row from attention_backward_common.wgsl.
 @group(0) @binding(7) var<storage, read_write> dK: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dV: array<vec4<f32>>;
-
-fn dO_row(at: u32) -> array<vec4<f32>, D4> {
-  var row: array<vec4<f32>, D4>;
-  for (var d = 0u; d < P.d4; d++) { row[d] = dO[at + d]; }
-  return row;
-}
 
 @compute @workgroup_size(TILE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -8,17 +8,9 @@
 // slot (seg) raised by the sliding window, as in the forward.
 // Workgroup (x, y, z) = (row tile, head h, sequence b); each invocation owns ROWS consecutive query
 // rows and reads each key and value once for all of them (see attention_common.wgsl).
-// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key and dot4 come from attention_common.wgsl.
-@group(0) @binding(4) var<storage, read> dO: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read> stats: array<vec2<f32>>;
-@group(0) @binding(6) var<storage, read> seg: array<u32>;
+// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key and dot4 come from attention_common.wgsl;
+// dO, stats, seg and dO_row from attention_backward_common.wgsl.
 @group(0) @binding(7) var<storage, read_write> dQ: array<vec4<f32>>;
-
-fn dO_row(at: u32) -> array<vec4<f32>, D4> {
-  var row: array<vec4<f32>, D4>;
-  for (var d = 0u; d < P.d4; d++) { row[d] = dO[at + d]; }
-  return row;
-}
 
 @compute @workgroup_size(TILE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -3,6 +3,7 @@
 
 import { BufferPool } from '../gpu/buffer-pool.ts';
 import type { Gpu } from '../gpu/device.ts';
+import { isSoftwareAdapter } from '../gpu/tuning.ts';
 import { runDecode } from './decode.ts';
 import { runMatmul } from './matmul.ts';
 import { type BenchModel, loadBenchModel } from './model.ts';
@@ -49,7 +50,7 @@ export function describeDevice(gpu: Gpu): DeviceReport {
     device: a.device,
     description: a.description,
     shaderF16: gpu.f16,
-    software: a.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${a.description} ${a.device}`),
+    software: isSoftwareAdapter(a),
     maxBufferSize: gpu.limits.maxBufferSize,
     maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
   };

@@ -12,6 +12,7 @@ import { zeroSeg } from './segments.ts';
 import attentionCommonWgsl from '../../shaders/attention_common.wgsl?raw';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import attentionBackwardDiWgsl from '../../shaders/attention_backward_di.wgsl?raw';
+import attentionBackwardCommonWgsl from '../../shaders/attention_backward_common.wgsl?raw';
 import attentionBackwardDqWgsl from '../../shaders/attention_backward_dq.wgsl?raw';
 import attentionBackwardDkvWgsl from '../../shaders/attention_backward_dkv.wgsl?raw';
 
@@ -111,10 +112,10 @@ export function attentionBackward(rec: Recorder, a: AttentionBackwardArgs<GPUBuf
   rec.dispatch(diPipeline, params([['u', R * a.nH]]), [a.o, a.dO, a.lse, stats], grid1d(rec.gpu, R * a.nH, 64));
   const seg = a.seg ?? zeroSeg(rec, R);
   const dq = layout(rec, a.D, 'dq');
-  const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionCommonWgsl, attentionBackwardDqWgsl], consts: dq.consts });
+  const dqPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dq', parts: [attentionCommonWgsl, attentionBackwardCommonWgsl, attentionBackwardDqWgsl], consts: dq.consts });
   rec.dispatch(dqPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dQ], [Math.ceil(a.T / dq.rowsPerGroup), a.nH, a.B]);
   const dkv = layout(rec, a.D, 'dkv');
-  const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionCommonWgsl, attentionBackwardDkvWgsl], consts: dkv.consts });
+  const dkvPipeline = rec.gpu.pipelines.get({ name: 'attention_backward_dkv', parts: [attentionCommonWgsl, attentionBackwardCommonWgsl, attentionBackwardDkvWgsl], consts: dkv.consts });
   rec.dispatch(dkvPipeline, p, [a.q, a.k, a.v, a.dO, stats, seg, a.dK, a.dV], [Math.ceil(a.S / dkv.rowsPerGroup), a.nKV, a.B]);
 }
 

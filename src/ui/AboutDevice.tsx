@@ -6,6 +6,7 @@ import { useRef, useState } from 'react';
 import type { BenchResult, GpuLimitsInfo } from '../protocol/messages.ts';
 import { appStore, useAppStore } from '../state/store.ts';
 import { formatBytes } from '../util/format.ts';
+import { describeAdapter } from '../gpu/device.ts';
 import { layoutName } from '../gpu/tuning.ts';
 import { useEngine } from './engine-context.ts';
 import './about-device.css';
@@ -186,7 +187,7 @@ function BenchTables({ r }: { r: BenchResult }) {
   return (
     <div className="about-device__results" data-testid="bench-results">
       <p className="muted">
-        {[d.vendor, d.architecture, d.description || d.device].filter(Boolean).join(' | ')}; shader-f16 {d.shaderF16 ? 'yes' : 'no'}
+        {describeAdapter(d)}; shader-f16 {d.shaderF16 ? 'yes' : 'no'}
         {d.software ? '; a software adapter: absolute figures say little, ratios do' : ''}. {r.quick ? 'Quick sizes. ' : ''}Took{' '}
         {(r.elapsedMs / 1000).toFixed(1)} s.
       </p>

@@ -14,8 +14,8 @@ import {
   attentionForwardCpu,
 } from '../../src/kernels/attention.ts';
 import { expectClose, f32, randomArray } from '../helpers/close.ts';
+import { layoutCases, withAttentionLayout } from '../helpers/attention-layouts.ts';
 import { testGpu } from '../helpers/gpu.ts';
-import type { KernelTuning } from '../../src/gpu/tuning.ts';
 
 type Shape = Omit<AttentionArgs<unknown>, 'q' | 'k' | 'v' | 'o' | 'lse' | 'seg'>;
 
@@ -166,29 +166,14 @@ describe('attention backward (GPU)', () => {
   });
 });
 
-// Every device layout computes the same thing: the GPU one (64 invocations, one row each), the
-// software one, and an odd one whose rows per invocation divide neither T nor S.
-const WORK_LAYOUTS: KernelTuning['attention'][] = [
-  { tile: 64, forwardRows: 1, dqRows: 1, dkvRows: 1 },
-  { tile: 8, forwardRows: 2, dqRows: 2, dkvRows: 2 },
-  { tile: 4, forwardRows: 3, dqRows: 3, dkvRows: 3 },
-];
-
 describe('attention backward (GPU), each work layout', () => {
-  const cases = WORK_LAYOUTS.flatMap((w) => LAYOUTS.map((l) => ({ ...l, nH: 6, nKV: 2, D: 12, w, layout: `${w.tile}x${w.forwardRows}` })));
-  it.each(cases)('$layout $name', async ({ name: _name, w, layout: _layout, ...s }) => {
+  it.each(layoutCases(LAYOUTS))('$layout $name', async ({ name: _name, w, layout: _layout, ...s }) => {
     const gpu = await testGpu();
-    const saved = gpu.tuning.attention;
-    gpu.tuning.attention = w;
-    try {
-      const x = inputs(s, 93 + s.T);
-      const got = await runGpu(s, x);
-      const want = runCpu(s, x);
-      expectClose(got.dQ, want.dQ, { abs: 1e-5, rel: 1e-4 }, 'dQ');
-      expectClose(got.dK, want.dK, { abs: 1e-5, rel: 1e-4 }, 'dK');
-      expectClose(got.dV, want.dV, { abs: 1e-5, rel: 1e-4 }, 'dV');
-    } finally {
-      gpu.tuning.attention = saved;
-    }
+    const x = inputs(s, 93 + s.T);
+    const got = await withAttentionLayout(gpu, w, () => runGpu(s, x));
+    const want = runCpu(s, x);
+    expectClose(got.dQ, want.dQ, { abs: 1e-5, rel: 1e-4 }, 'dQ');
+    expectClose(got.dK, want.dK, { abs: 1e-5, rel: 1e-4 }, 'dK');
+    expectClose(got.dV, want.dV, { abs: 1e-5, rel: 1e-4 }, 'dV');
   });
 });
