@@ -67,6 +67,7 @@ export function formatReport(r: BenchReport): string {
     const p = m.plan;
     out.push(
       `  memory: measured peak ${formatBytes(m.peakBytes)} vs plan ${formatBytes(p.total)} (weights ${formatBytes(p.weights)}, LoRA state ${formatBytes(p.trainable)}, activations ${formatBytes(p.activations)}): ${f(m.ratio)}x`,
+      `  memory, rows of varied length (${m.variedSteps} steps): peak ${formatBytes(m.variedPeakBytes)} vs plan ${formatBytes(m.variedPlanBytes)}: ${f(m.variedRatio)}x, ${f(m.variedTokensPerSecond, 1)} tokens/s`,
     );
   }
   if (r.decode) {

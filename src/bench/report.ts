@@ -157,7 +157,7 @@ export interface TrainReport {
   tfjs: TrainTfjsReport;
 }
 
-export interface MemoryReport {
+export interface StepMemoryReport {
   /**
    * gpu.pool's highest bytes held while the model is loaded and trained (the reference matmuls' own
    * buffers excluded, and so is whatever the pool held before: in the app, the user's loaded model).
@@ -167,6 +167,18 @@ export interface MemoryReport {
   plan: { weights: number; trainable: number; activations: number; total: number; checkpointing: boolean };
   /** peakBytes / plan.total. */
   ratio: number;
+}
+
+export interface MemoryReport extends StepMemoryReport {
+  /** A run of this many steps on rows of varied length (seqLen/8 .. seqLen), two per micro-batch, checkpointed. */
+  variedSteps: number;
+  /** Its peak, as peakBytes, after the last step. */
+  variedPeakBytes: number;
+  /** Its plan: full-length rows, as the CLI prints it. */
+  variedPlanBytes: number;
+  /** variedPeakBytes / variedPlanBytes. */
+  variedRatio: number;
+  variedTokensPerSecond: number;
 }
 
 export interface DecodeReport {

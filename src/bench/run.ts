@@ -10,7 +10,8 @@ import { type BenchModel, loadBenchModel } from './model.ts';
 import { BENCH_FORMAT, type BenchReport, type DeviceReport, type MatmulReport, type ScenarioName } from './report.ts';
 import { projectionShapes, QUICK_SHAPE, QWEN25_05B, SMOLLM2_135M } from './shapes.ts';
 import { startTfjs, type TfjsLoader, type TfjsPeer } from './tfjs.ts';
-import { runTrain } from './train.ts';
+import { benchLora, runTrain } from './train.ts';
+import { runVariedMemory } from './varied-memory.ts';
 import { destroyModel } from '../model/model.ts';
 import { autotuneMatmul } from '../kernels/autotune.ts';
 
@@ -38,8 +39,8 @@ export interface BenchOptions {
 /** The sizes of each mode. */
 export function benchSizes(quick: boolean) {
   return quick
-    ? { M: 64, shapes: projectionShapes(QUICK_SHAPE), minTrialMs: 20, seqLen: 32, promptTokens: 4, newTokens: 4, warmupSteps: 1, timedSteps: 2 }
-    : { M: 512, shapes: [...projectionShapes(SMOLLM2_135M), ...projectionShapes(QWEN25_05B)], minTrialMs: 300, seqLen: 256, promptTokens: 16, newTokens: 16, warmupSteps: 1, timedSteps: 5 };
+    ? { M: 64, shapes: projectionShapes(QUICK_SHAPE), minTrialMs: 20, seqLen: 32, promptTokens: 4, newTokens: 4, warmupSteps: 1, timedSteps: 2, variedSteps: 6 }
+    : { M: 512, shapes: [...projectionShapes(SMOLLM2_135M), ...projectionShapes(QWEN25_05B)], minTrialMs: 300, seqLen: 256, promptTokens: 16, newTokens: 16, warmupSteps: 1, timedSteps: 5, variedSteps: 24 };
 }
 
 export function describeDevice(gpu: Gpu): DeviceReport {
@@ -128,7 +129,13 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
         }).finally(() => peer?.dispose());
         train = r.train;
         const peakBytes = r.memory.peakBytes - heldBefore;
-        memory = { ...r.memory, peakBytes, ratio: peakBytes / r.memory.plan.total };
+        const v = await runVariedMemory(bm, { lc: benchLora(r.train.lora.rank), batch: 2, seqLen, steps: sizes.variedSteps });
+        const variedPeakBytes = v.peakBytes - heldBefore;
+        log(`memory, rows of ${v.minLength}..${v.maxLength} tokens: peak ${(variedPeakBytes / 2 ** 20).toFixed(1)} MiB of a ${(v.planBytes / 2 ** 20).toFixed(1)} MiB plan after ${v.steps} steps`);
+        memory = {
+          ...r.memory, peakBytes, ratio: peakBytes / r.memory.plan.total,
+          variedSteps: v.steps, variedPeakBytes, variedPlanBytes: v.planBytes, variedRatio: variedPeakBytes / v.planBytes, variedTokensPerSecond: v.tokensPerSecond,
+        };
       }
       if (want('decode')) decode = await runDecode(bm, { promptTokens: sizes.promptTokens, newTokens: sizes.newTokens, onProgress: log });
     } finally {

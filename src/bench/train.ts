@@ -18,7 +18,7 @@ import { DEFAULT_TRAIN, train } from '../train/trainer.ts';
 import { loraTrainable, releaseTrainable } from '../train/trainable.ts';
 import { seededRandom } from '../util/random.ts';
 import type { BenchModel } from './model.ts';
-import type { MemoryReport, StepFlops, TrainReport, TrainTfjsReport } from './report.ts';
+import type { StepMemoryReport, StepFlops, TrainReport, TrainTfjsReport } from './report.ts';
 import type { TfjsPeer } from './tfjs.ts';
 import { buildTfjsLora, safetensorsF32, type TfjsLoraModel } from './tfjs-train.ts';
 
@@ -73,11 +73,16 @@ export function loraStepFlops(cfg: ModelConfig, lc: LoraConfig, B: number, T: nu
   return { frozenForward, frozenInputGrad, lora, attention, useful: frozenForward + frozenInputGrad + lora + attention, recompute };
 }
 
-export async function runTrain(bm: BenchModel, o: TrainOptions): Promise<{ train: TrainReport; memory: MemoryReport }> {
+/** The adapter every bench step trains: attention projections, alpha = 2r. */
+export function benchLora(rank: number): LoraConfig {
+  return { ...DEFAULT_LORA, rank, alpha: 2 * rank, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+}
+
+export async function runTrain(bm: BenchModel, o: TrainOptions): Promise<{ train: TrainReport; memory: StepMemoryReport }> {
   const { model } = bm;
   const gpu = model.gpu;
   const cfg = model.cfg;
-  const lc: LoraConfig = { ...DEFAULT_LORA, rank: o.rank, alpha: 2 * o.rank, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+  const lc = benchLora(o.rank);
   // The timed steps checkpoint only if keeping every layer's activations would not fit: the device
   // lets one buffer be maxBufferSize bytes, so it has at least that much (WebGPU tells no more).
   // The memory figure is the reference scenario with checkpointed activations, the plan's minimum:

@@ -50,7 +50,9 @@ export class Recorder {
     }
     for (const s of storage) {
       const b: Binding = 'buffer' in s ? s : { buffer: s };
-      entries.push({ binding: at++, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } });
+      const offset = b.offset ?? 0;
+      // A pooled buffer may be larger than asked for: bind only what was asked.
+      entries.push({ binding: at++, resource: { buffer: b.buffer, offset, size: b.size ?? this.gpu.pool.sizeOf(b.buffer) - offset } });
     }
     const bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.pass ??= this.encoder.beginComputePass();
@@ -66,7 +68,7 @@ export class Recorder {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
   }
 
-  clear(buf: GPUBuffer, offset = 0, size?: number): void {
+  clear(buf: GPUBuffer, offset = 0, size = this.gpu.pool.sizeOf(buf) - offset): void {
     this.endPass();
     this.encoder.clearBuffer(buf, offset, size);
   }
@@ -103,7 +105,7 @@ export function grid1d(gpu: Gpu, n: number, wgSize: number): Grid {
 }
 
 /** Copies `size` bytes of a GPU buffer back to the CPU. */
-export async function readBuffer(gpu: Gpu, src: GPUBuffer, offset = 0, size = src.size - offset): Promise<ArrayBuffer> {
+export async function readBuffer(gpu: Gpu, src: GPUBuffer, offset = 0, size = gpu.pool.sizeOf(src) - offset): Promise<ArrayBuffer> {
   const MAP_READ = 0x0001;
   const aligned = Math.ceil(size / 4) * 4;
   const staging = gpu.pool.acquire(aligned, MAP_READ | 0x0008, 'readback');
@@ -119,7 +121,7 @@ export async function readBuffer(gpu: Gpu, src: GPUBuffer, offset = 0, size = sr
 }
 
 export async function readF32(gpu: Gpu, src: GPUBuffer, offset = 0, count?: number): Promise<Float32Array> {
-  const size = count === undefined ? src.size - offset : count * 4;
+  const size = count === undefined ? gpu.pool.sizeOf(src) - offset : count * 4;
   return new Float32Array(await readBuffer(gpu, src, offset, size));
 }
 

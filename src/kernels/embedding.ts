@@ -88,7 +88,7 @@ export function embeddingBackward(rec: Recorder, a: EmbeddingBackwardArgs<GPUBuf
   if (H % 4 !== 0) throw new Error(`embeddingBackward: H = ${H} is not a multiple of 4`);
   if (U === 0 || H === 0) return;
   const rowBytes = H * 4;
-  const V = Math.floor(a.dE.size / rowBytes);
+  const V = Math.floor(rec.gpu.pool.sizeOf(a.dE) / rowBytes);
   // Window starts must sit on the storage offset alignment (256 bytes everywhere in practice).
   const align = 256 / gcd(rowBytes, 256);
   let perWindow = a.rowsPerBinding ?? (V * rowBytes <= rec.gpu.limits.maxStorageBufferBindingSize ? V : Math.floor(rec.gpu.limits.maxStorageBufferBindingSize / rowBytes));

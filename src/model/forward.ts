@@ -47,19 +47,23 @@ export interface ForwardContext {
   lora: GpuLora | null;
 }
 
-export function allocKvCache(gpu: Gpu, cfg: ModelConfig, B: number, S: number): KvCache {
+/**
+ * `oneLayer`: every layer shares one k and one v buffer, for a single full-sequence pass (evaluation)
+ * that never reads a layer's keys again once the next layer runs: L times less memory than a cache.
+ */
+export function allocKvCache(gpu: Gpu, cfg: ModelConfig, B: number, S: number, oneLayer = false): KvCache {
   const bytes = B * S * cfg.numKvHeads * cfg.headDim * 4;
   const k: GPUBuffer[] = [];
   const v: GPUBuffer[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
-    k.push(gpu.pool.acquire(bytes, STORAGE, `k_cache.${l}`));
-    v.push(gpu.pool.acquire(bytes, STORAGE, `v_cache.${l}`));
+    k.push(oneLayer && l > 0 ? k[0]! : gpu.pool.acquire(bytes, STORAGE, `k_cache.${l}`));
+    v.push(oneLayer && l > 0 ? v[0]! : gpu.pool.acquire(bytes, STORAGE, `v_cache.${l}`));
   }
   return { B, S, k, v };
 }
 
 export function releaseKvCache(gpu: Gpu, c: KvCache): void {
-  for (const b of [...c.k, ...c.v]) gpu.pool.release(b);
+  for (const b of new Set([...c.k, ...c.v])) gpu.pool.release(b);
 }
 
 /** y = x W^T + b, plus LoRA's scaling * (x A^T) B^T; `accumulate` adds onto y (residual). One pass over y. */

@@ -79,4 +79,6 @@ export function destroyModel(model: LoadedModel): void {
   gpu.pool.destroy(model.ropeTable);
   weights.linears.clear();
   weights.vectors.clear();
+  // What this model's passes left for reuse is sized for it: a next model starts from nothing.
+  gpu.pool.trim();
 }

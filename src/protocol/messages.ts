@@ -261,7 +261,9 @@ export interface TrainResult {
   valLossBefore: number | null;
   valLossAfter: number | null;
   losses: number[];
+  /** Highest GPU memory held during the run (the model included), and the plan it is bounded by. */
   peakBytes: number;
+  planBytes: number;
   elapsedMs: number;
   trainRows: number;
   valRows: number;

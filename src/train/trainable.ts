@@ -87,7 +87,7 @@ export function fullTrainable(gpu: Gpu, weights: ModelWeights): Trainable {
   }
   for (const [name, buf] of weights.vectors) {
     if (gradOf.has(name) || name.endsWith('.bias')) continue;
-    add(name, buf, buf.size / 4, false);
+    add(name, buf, gpu.pool.sizeOf(buf) / 4, false);
   }
   return { mode: 'full', tensors, lora: null, gradOf, loraGrads: new Map(), count: tensors.reduce((s, t) => s + t.n, 0) };
 }

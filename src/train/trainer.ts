@@ -42,6 +42,12 @@ export interface TrainOptions extends AdamWSettings {
   checkpointEvery?: number;
   /** Continue this checkpoint (weights, moments, data position, history) instead of starting afresh. */
   resume?: TrainState;
+  /**
+   * Bytes of GPU memory the run may hold: its memory plan (memory-plan.ts). The buffer pool keeps
+   * buffers for reuse up to it, so rows of every length reuse one set; absent, it keeps no more than
+   * the run's own highest demand.
+   */
+  memoryBudget?: number;
 }
 
 export const DEFAULT_TRAIN: TrainOptions = {
@@ -153,6 +159,8 @@ export async function train(
   const gpu = model.gpu;
   const total = totalSteps(data.length, o);
   const resume = o.resume;
+  const budgetBefore = gpu.pool.budgetBytes;
+  if (o.memoryBudget !== undefined) gpu.pool.setBudget(o.memoryBudget);
   if (resume) {
     assertResumable(resume, { totalSteps: total, seed: o.seed, dataRows: data.length });
     restoreTrainState(gpu, trainable, resume);
@@ -283,6 +291,7 @@ export async function train(
     if (!stopped && validatedAt !== lastStep) await validate(lastStep);
   } finally {
     optimizer.release();
+    gpu.pool.setBudget(budgetBefore);
   }
   const b = best as ValPoint | null;
   return {

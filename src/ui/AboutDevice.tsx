@@ -275,6 +275,11 @@ function BenchTables({ r }: { r: BenchResult }) {
                 raw={mem.plan.total}
               />
               <Fact label="Peak / plan" value={`${f(mem.ratio)}×`} raw={mem.ratio} />
+              <Fact
+                label={`Rows of varied length (${mem.variedSteps} steps): peak / plan`}
+                value={`${formatBytes(mem.variedPeakBytes)} / ${formatBytes(mem.variedPlanBytes)} = ${f(mem.variedRatio)}×`}
+                raw={mem.variedRatio}
+              />
             </tbody>
           </table>
         </>

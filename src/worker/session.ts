@@ -8,6 +8,7 @@ import { urlFiles } from '../formats/url-files.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { evaluate } from '../model/evaluate.ts';
 import { generateTokens } from '../model/generate.ts';
+import { planTrainingMemory } from '../train/memory-plan.ts';
 import { modelInfo } from '../model/info.ts';
 import { destroyModel, type LoadedModel, loadModel } from '../model/model.ts';
 import type {
@@ -214,6 +215,10 @@ export class EngineSession {
     if (this.benching) throw new RunMismatchError('The benchmark is running: wait for it to finish, then train.');
     const control: { request: 'pause' | 'stop' | null } = { request: null };
     this.training = control;
+    // Buffers an earlier run, evaluation or chat left for reuse are not this run's: its memory and
+    // its peak start from the model alone.
+    model.gpu.pool.trim();
+    model.gpu.pool.resetPeak();
     try {
       const { prepared, seqLen, train: rows, val } = await prepareData(this.need(), this.files!, run.settings.dataset, s, progress);
       for (const w of prepared.warnings) progress(`warning: ${w}`);
@@ -225,6 +230,10 @@ export class EngineSession {
         batchSize: s.batchSize, gradAccum: s.gradAccum, seqLen, seed: s.seed, dropout: s.dropout, evalEvery: s.evalEvery,
         checkpointEvery: CHECKPOINT_EVERY, ...(resume ? { resume } : {}),
       };
+      const planBytes = planTrainingMemory(model.cfg, {
+        weightBytes: model.weights.bytes, lora: lc, B: s.batchSize, T: seqLen, checkpointing: opts.checkpointing ? 'on' : 'off',
+      }).total;
+      opts.memoryBudget = planBytes;
       const total = totalSteps(rows.length, opts);
       const report = (message: string, fraction: number | undefined, m: TrainMetrics) => {
         recorder.point(m);
@@ -290,10 +299,12 @@ export class EngineSession {
       return {
         runId: run.id, status, adapterId, storageProblem,
         steps: result.steps, trainableParameters: trainable.count, valLossBefore, valLossAfter: result.bestValLoss,
-        losses: result.losses, peakBytes: result.peakBytes, elapsedMs: result.elapsedMs, trainRows: rows.length, valRows: val.length,
+        losses: result.losses, peakBytes: result.peakBytes, planBytes, elapsedMs: result.elapsedMs, trainRows: rows.length, valRows: val.length,
       };
     } finally {
       this.training = null;
+      // The run's activations are sized for its batches, not for what the tab does next.
+      model.gpu.pool.trim();
     }
   }
 

@@ -116,7 +116,10 @@ describe('tabtune bench', () => {
     expect(tj.tensorGrowth, 'TensorFlow.js tensors leaked between steps').toBe(0);
 
     const memory = out.memory as Obj;
-    positive(memory, ['peakBytes', 'ratio'], 'memory');
+    positive(memory, ['peakBytes', 'ratio', 'variedSteps', 'variedPeakBytes', 'variedPlanBytes', 'variedRatio', 'variedTokensPerSecond'], 'memory');
+    // Rows of varied length stay within the plan made for the longest (memory is deterministic).
+    expect(memory.variedRatio as number).toBeLessThanOrEqual(1.25);
+    expect(memory.variedRatio).toBeCloseTo((memory.variedPeakBytes as number) / (memory.variedPlanBytes as number), 12);
     positive(memory.plan as Obj, ['weights', 'trainable', 'activations', 'total'], 'memory.plan');
     // The memory figure is the plan's minimum: checkpointed activations, whatever the timed steps did.
     expect((memory.plan as Obj).checkpointing).toBe(true);

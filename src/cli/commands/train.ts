@@ -185,6 +185,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         // Planned for full-length sequences: the data is tokenized only once the tokenizer is loaded.
         const plan = planTrainingMemory(cfg, { weightBytes, lora: lc, B: o.batchSize, T: o.seqLen, checkpointing, budget });
         o.checkpointing = plan.checkpointing;
+        o.memoryBudget = plan.total;
         const parts = `weights ${formatBytes(plan.weights)}, trainable state ${formatBytes(plan.trainable)}, activations ${formatBytes(plan.activations)}`;
         log(`memory plan: ${formatBytes(plan.total)} (${parts}; checkpointing ${plan.checkpointing ? 'on' : 'off'})`);
         if (budget !== undefined && plan.total > budget) throw new DeviceLimitError(plan.total, budget, `Training with these settings (${parts})`);
