@@ -12,12 +12,32 @@ export class UsageError extends Error {
 
 export type Flags = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
-export function parse(argv: string[], flags: Flags): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+/** "--lr -1" reads as the flag and its value (parseArgs alone takes "-1" for an option and refuses it). */
+function joinNegativeValues(argv: string[], flags: Flags): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : null;
+    if (name !== null && flags[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|inf|nan)/i.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
   }
+  return out;
+}
+
+export function parse(argv: string[], flags: Flags): Record<string, string | boolean | undefined> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: joinNegativeValues(argv, flags), options: flags, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    // parseArgs explains over several lines; the first says what is wrong.
+    throw new UsageError((e as Error).message.split('\n')[0]!);
+  }
+  return values;
 }
 
 export function required(v: Record<string, unknown>, name: string): string {
@@ -38,7 +58,8 @@ export function num(v: Record<string, unknown>, name: string, fallback: number, 
   const bad =
     !Number.isFinite(x) || (o.int && !Number.isInteger(x)) || (o.min !== undefined && x < o.min) || (o.max !== undefined && x > o.max);
   if (bad) {
-    const range = [o.int ? 'an integer' : 'a number', o.min !== undefined ? `>= ${o.min}` : '', o.max !== undefined ? `<= ${o.max}` : '']
+    const low = o.min === undefined ? '' : o.min === Number.MIN_VALUE ? '> 0' : `>= ${o.min}`;
+    const range = [o.int ? 'an integer' : 'a number', low, o.max !== undefined ? `<= ${o.max}` : '']
       .filter(Boolean)
       .join(' ');
     throw new UsageError(`--${name} must be ${range}, got "${String(raw)}"`);

@@ -53,7 +53,9 @@ export async function main(argv: string[]): Promise<number> {
     return await run(rest);
   } catch (e) {
     const err = e as Error;
-    const known = KNOWN_ERRORS.some((k) => err instanceof k);
+    // A file the system would not read or write (EISDIR, EACCES, ENOSPC, ...): its message names the path.
+    const systemError = typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+    const known = systemError || KNOWN_ERRORS.some((k) => err instanceof k);
     console.error(`tabtune ${cmd}: ${err.message}`);
     if (err instanceof UsageError) console.error(`Run "tabtune ${cmd} --help" for the options.`);
     if (!known || process.env.TABTUNE_DEBUG) console.error(err.stack);

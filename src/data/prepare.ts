@@ -138,7 +138,9 @@ export function prepareDataset(examples: SourcedExample[], o: PrepareOptions): P
     if (problem === null && trained === 0) {
       problem = truncated && trainedBefore > 0
         ? `every trained token lies past the first ${o.seqLen} tokens (seqLen): nothing to learn after truncation`
-        : 'every token is masked: nothing to learn';
+        : ids.length < 2
+          ? `has ${ids.length} token${ids.length === 1 ? '' : 's'}; a row needs at least 2, since each token is trained to predict the next`
+          : 'every token is masked: nothing to learn';
     }
     if (problem !== null) {
       if (policy === 'stop') throw new DatasetError(source.file, source.line, problem);

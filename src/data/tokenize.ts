@@ -210,13 +210,16 @@ function tokenizeChat(messages: ChatMessage[], ctx: TokenizeContext): { inputIds
 
 // ---------------------------------------------------------------------------------------------
 
-function checkIds(inputIds: number[], labels: number[], vocabSize: number): void {
+function checkIds(inputIds: number[], labels: number[], vocabSize: number, fromTokenizer: boolean): void {
   if (labels.length !== inputIds.length) {
     throw new ExampleError(`labels has ${labels.length} entries but input_ids has ${inputIds.length}`);
   }
   const bad = inputIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
   if (bad >= 0) {
-    throw new ExampleError(`input_ids[${bad}] = ${inputIds[bad]} is outside the vocabulary (0 .. ${vocabSize - 1})`);
+    const why = fromTokenizer
+      ? `; the model's own tokenizer produced it, so tokenizer.json (or the EOS id) does not match the model's vocab_size in config.json`
+      : '';
+    throw new ExampleError(`input_ids[${bad}] = ${inputIds[bad]} is outside the vocabulary (0 .. ${vocabSize - 1})${why}`);
   }
   const badLabel = labels.findIndex((id) => id !== IGNORE_INDEX && (!Number.isInteger(id) || id < 0 || id >= vocabSize));
   if (badLabel >= 0) {
@@ -251,6 +254,6 @@ export function tokenizeExample(ex: Example, ctx: TokenizeContext): { inputIds: 
       out = { inputIds: [...ex.inputIds], labels: [...(ex.labels ?? ex.inputIds)] };
       break;
   }
-  checkIds(out.inputIds, out.labels, ctx.vocabSize ?? ctx.tokenizer.vocabSize);
+  checkIds(out.inputIds, out.labels, ctx.vocabSize ?? ctx.tokenizer.vocabSize, ex.kind !== 'tokens');
   return out;
 }

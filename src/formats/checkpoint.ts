@@ -81,6 +81,15 @@ async function openSharded(files: ModelFiles, index: ByteSource): Promise<Checkp
       );
     }
   }
+  for (const t of ckpt.tensors.values()) {
+    if (!weightMap.has(t.name)) {
+      throw new TensorError(
+        t.source.name,
+        t.name,
+        `is stored in this shard, but ${index.name} does not list it in its "weight_map"; the index and the shards come from different downloads`,
+      );
+    }
+  }
   return ckpt;
 }
 

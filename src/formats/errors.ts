@@ -22,3 +22,18 @@ export class TensorError extends FormatError {
     this.name = 'TensorError';
   }
 }
+
+/**
+ * A PEFT adapter that Hugging Face peft would refuse, that tabtune cannot apply, or that does not fit
+ * the base model. `key` is the config field or the tensor at fault; the message names its file.
+ */
+export class AdapterError extends FormatError {
+  constructor(
+    file: string,
+    readonly key: string,
+    detail: string,
+  ) {
+    super(file, detail);
+    this.name = 'AdapterError';
+  }
+}

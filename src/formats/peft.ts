@@ -1,121 +1,173 @@
-// Reads a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors), checking it
-// against the base model so a mismatched adapter fails with the file and tensor named, and never
-// half-loads.
+// Reads a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) and checks the
+// two against each other and against the base model as peft's loader does: the rank in the config
+// (r, rank_pattern) against every lora_A / lora_B shape (peft: "size mismatch"), the targets
+// (target_modules, layers_to_transform, exclude_modules) against the model's modules (peft: "target
+// module not found") and against the tensors present, A/B partners, dtypes and finite values. Each
+// refusal is one AdapterError naming the file and the field or tensor; nothing is half-loaded.
 // Dimension key: r = rank, in/out = the layer's features.   lora_A: [r, in]   lora_B: [out, r]
 
 import type { LoraModuleWeights, LoraWeights } from '../lora/adapter.ts';
 import { loraScaling } from '../lora/adapter.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { LINEAR_MODULES, linearName, linearShape, type LinearModule } from '../model/params.ts';
-import { type ModelFiles, readText } from './byte-source.ts';
+import { type ByteSource, type ModelFiles, readText } from './byte-source.ts';
 import { toFloat32, type FloatDtype } from './dtype.ts';
-import { FormatError, TensorError } from './errors.ts';
-import { readSafetensorsHeader } from './safetensors.ts';
+import { AdapterError } from './errors.ts';
+import { ADAPTER_CONFIG, parsePeftConfig, type PeftAdapterConfig } from './peft-config.ts';
+import { describeTargets, modelModules, targetedModules, type TargetedModule } from './peft-targets.ts';
+import { readSafetensorsHeader, type StTensorInfo } from './safetensors.ts';
 
-export const ADAPTER_CONFIG = 'adapter_config.json';
+export { ADAPTER_CONFIG, parsePeftConfig, type PeftAdapterConfig };
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
-export interface PeftAdapterConfig {
-  r: number;
-  loraAlpha: number;
-  useRslora: boolean;
-  loraDropout: number;
-  targetModules: string[] | string;
-  rankPattern: Record<string, number>;
-  alphaPattern: Record<string, number>;
-  baseModelNameOrPath: string | null;
+const PREFIX = 'base_model.model.';
+const LORA_KEY = /^base_model\.model\.(.+)\.lora_([AB])(\.default)?\.weight$/;
+const FLOAT = new Set(['F32', 'F16', 'BF16']);
+
+/** What a key that is not base_model.model.<module>.lora_A/B.weight stands for, in peft's terms. */
+function unsupportedKey(name: string, moduleNames: Set<string>): string {
+  const inner = name.startsWith(PREFIX) ? name.slice(PREFIX.length) : null;
+  if (/\.lora_magnitude_vector(\.default)?(\.weight)?$/.test(name)) {
+    return 'is a DoRA magnitude vector (lora_magnitude_vector); DoRA adapters (use_dora) are not supported';
+  }
+  if (/\.lora_embedding_[AB](\.default)?$/.test(name)) {
+    return 'is an embedding LoRA factor (lora_embedding_A/B); LoRA on embed_tokens is not supported (tabtune adapts q/k/v/o/gate/up/down_proj)';
+  }
+  if (/\.lora_[AB](\.default)?\.bias$/.test(name)) return 'is a LoRA bias (lora_bias); adapters with LoRA biases are not supported';
+  if (/\.(token_adapter|trainable_tokens_delta|trainable_tokens_original)\b/.test(name)) {
+    return 'belongs to trainable token embeddings (trainable_token_indices), which are not supported';
+  }
+  if (/\.lora_[A-Za-z]+\b/.test(name)) return 'has a LoRA suffix tabtune does not know (expected .lora_A.weight or .lora_B.weight); it may come from another peft method';
+  if (inner !== null) {
+    const bias = /^(.+)\.bias$/.exec(inner);
+    if (bias && moduleNames.has(bias[1]!)) {
+      return 'is a trained bias of the base model ("bias": "all" or "lora_only" in peft); trained biases are not supported';
+    }
+    const full = /^(.+?)(\.modules_to_save\.[^.]+)?\.weight$/.exec(inner);
+    if (full && moduleNames.has(full[1]!)) {
+      return `is a full copy of the module "${full[1]}" (peft's modules_to_save); fully trained extra modules are not supported`;
+    }
+  }
+  return 'is not a LoRA tensor tabtune knows (expected base_model.model.<module>.lora_A.weight / lora_B.weight)';
 }
 
-/** PEFT's rule: a pattern key matches a module whose name is the key or ends with "." + key. */
-function patternValue(patterns: Record<string, number>, module: string): number | undefined {
-  for (const [key, value] of Object.entries(patterns)) {
-    if (new RegExp(`(^|\\.)${key}$`).test(module)) return value;
-  }
-  return undefined;
+interface Part {
+  info: StTensorInfo;
+  target: TargetedModule;
 }
 
-export function parsePeftConfig(text: string, file: string): PeftAdapterConfig {
-  let c: Record<string, unknown>;
-  try {
-    c = JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(file, `is not valid JSON (${(e as Error).message})`);
-  }
-  if ((c.peft_type ?? 'LORA') !== 'LORA') throw new FormatError(file, `field "peft_type" is ${JSON.stringify(c.peft_type)}; only LORA adapters are supported`);
-  if (c.use_dora === true) throw new FormatError(file, 'field "use_dora" is true; DoRA adapters are not supported');
-  if (Array.isArray(c.modules_to_save) && c.modules_to_save.length > 0) {
-    throw new FormatError(file, `field "modules_to_save" lists ${JSON.stringify(c.modules_to_save)}; fully trained extra modules are not supported`);
-  }
-  if (c.fan_in_fan_out === true) throw new FormatError(file, 'field "fan_in_fan_out" is true; only nn.Linear-style [out, in] weights are supported');
-  if (c.lora_bias === true) throw new FormatError(file, 'field "lora_bias" is true; LoRA biases are not supported');
-  if (c.layer_replication !== undefined && c.layer_replication !== null) {
-    throw new FormatError(file, 'field "layer_replication" is set; replicated layers are not supported');
-  }
-  const r = c.r;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r <= 0) throw new FormatError(file, `field "r" must be a positive integer, got ${JSON.stringify(r)}`);
-  const alpha = c.lora_alpha ?? 8;
-  if (typeof alpha !== 'number') throw new FormatError(file, `field "lora_alpha" must be a number, got ${JSON.stringify(alpha)}`);
-  return {
-    r,
-    loraAlpha: alpha,
-    useRslora: c.use_rslora === true,
-    loraDropout: typeof c.lora_dropout === 'number' ? c.lora_dropout : 0,
-    targetModules: (c.target_modules as string[] | string | undefined) ?? [],
-    rankPattern: (c.rank_pattern as Record<string, number> | undefined) ?? {},
-    alphaPattern: (c.alpha_pattern as Record<string, number> | undefined) ?? {},
-    baseModelNameOrPath: typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : null,
+/** Checks every tensor's key, module, dtype and shape against the config and the model; reads nothing. */
+function planTensors(
+  src: ByteSource,
+  tensors: Iterable<StTensorInfo>,
+  config: PeftAdapterConfig,
+  cfgFile: string,
+  targets: Map<string, TargetedModule>,
+  cfg: ModelConfig,
+): Map<string, { a?: Part; b?: Part }> {
+  const file = src.name;
+  const fail = (tensor: string, detail: string): never => {
+    throw new AdapterError(file, tensor, `tensor "${tensor}" ${detail}`);
   };
+  const all = modelModules(cfg);
+  const names = new Set(all.map((m) => m.name));
+  const linear = new Map(all.filter((m) => m.kind === 'linear').map((m) => [m.name, m]));
+  const arch = cfg.hfArchitecture;
+  const parts = new Map<string, { a?: Part; b?: Part }>();
+
+  for (const info of tensors) {
+    const key = LORA_KEY.exec(info.name);
+    if (!key) fail(info.name, unsupportedKey(info.name, names));
+    const [, module, which] = key as unknown as [string, string, 'A' | 'B'];
+    const model = linear.get(module);
+    if (!model) {
+      if (module === 'lm_head') fail(info.name, 'is LoRA on lm_head (the output head), which tabtune does not support; it adapts q/k/v/o/gate/up/down_proj');
+      if (module === 'model.embed_tokens') fail(info.name, 'is LoRA on embed_tokens, which tabtune does not support; it adapts q/k/v/o/gate/up/down_proj');
+      const layer = /^model\.layers\.(\d+)\./.exec(module);
+      if (layer && Number(layer[1]) >= cfg.numLayers) {
+        fail(info.name, `adapts layer ${layer[1]}, but this ${arch} has ${cfg.numLayers} layers (0 .. ${cfg.numLayers - 1}); the adapter was made for another base model`);
+      }
+      fail(info.name, `targets "${module}", which this ${arch} does not have; the adapter was made for another base model`);
+    }
+    const target = targets.get(module);
+    if (!target) {
+      fail(info.name, `adapts "${module}", which ${cfgFile} does not target (${describeTargets(config)}); peft would not load it: the config and the weights do not belong together`);
+    }
+    if (!FLOAT.has(info.dtype)) fail(info.name, `has dtype ${info.dtype}; supported: F32, F16, BF16`);
+    const [out, inp] = model!.shape!;
+    const [d0, d1] = info.shape;
+    const isA = which === 'A';
+    if (info.shape.length !== 2 || (isA ? d1 !== inp : d0 !== out) || (isA ? d0 : d1) === 0) {
+      fail(info.name, `has shape [${info.shape.join(', ')}], but the base model needs ${isA ? `[r, ${inp}]` : `[${out}, r]`}; the adapter was made for another base model`);
+    }
+    const rank = isA ? d0! : d1!;
+    const r = target!.rank;
+    if (rank !== r) {
+      const want = isA ? `[${r}, ${inp}]` : `[${out}, ${r}]`;
+      fail(
+        info.name,
+        `has shape [${info.shape.join(', ')}] (rank ${rank}), but ${cfgFile} sets rank ${r} for this module (${target!.rankFrom}), so peft expects ${want} and refuses it (size mismatch); ` +
+          `the config and the weights do not belong together: set the rank in ${cfgFile} to ${rank} (or use the config saved with these weights)`,
+      );
+    }
+    const entry = parts.get(module) ?? {};
+    const slot = isA ? 'a' : 'b';
+    if (entry[slot]) fail(info.name, `holds lora_${which} of "${module}" a second time (it is also stored as "${entry[slot].info.name}"); keep one of them`);
+    entry[slot] = { info, target: target! };
+    parts.set(module, entry);
+  }
+
+  for (const [module, p] of parts) {
+    if (!p.a || !p.b) {
+      const have = (p.a ?? p.b)!.info.name;
+      fail(`${PREFIX}${module}.lora_${p.a ? 'B' : 'A'}.weight`, `is missing, but "${have}" is there; each adapted module needs both lora_A and lora_B`);
+    }
+  }
+  if (parts.size === 0) throw new AdapterError(file, '', 'holds no LoRA tensors (base_model.model.<module>.lora_A.weight / lora_B.weight)');
+  return parts;
 }
 
-const KEY = /^base_model\.model\.(.+)\.lora_([AB])(?:\.default)?\.weight$/;
-
-function moduleTable(cfg: ModelConfig): Map<string, { module: LinearModule; shape: [number, number] }> {
-  const t = new Map<string, { module: LinearModule; shape: [number, number] }>();
-  for (let l = 0; l < cfg.numLayers; l++) {
-    for (const m of LINEAR_MODULES) t.set(linearName(l, m), { module: m, shape: linearShape(cfg, m) });
+async function readFactor(src: ByteSource, p: Part): Promise<Float32Array> {
+  const values = toFloat32(p.info.dtype as FloatDtype, await src.read(p.info.byteOffset, p.info.byteLength));
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      throw new AdapterError(src.name, p.info.name, `tensor "${p.info.name}" holds ${values[i]} at element ${i}; an adapter must hold finite numbers (was it saved after training diverged?)`);
+    }
   }
-  return t;
+  return values;
 }
 
 export async function readPeftAdapter(files: ModelFiles, cfg: ModelConfig): Promise<{ config: PeftAdapterConfig; weights: LoraWeights }> {
   const cfgSrc = await files.get(ADAPTER_CONFIG);
-  if (!cfgSrc) throw new FormatError(files.name, `has no ${ADAPTER_CONFIG}; a PEFT adapter folder holds ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`);
-  const config = parsePeftConfig(await readText(cfgSrc), cfgSrc.name);
-  const src = await files.get(ADAPTER_WEIGHTS);
-  if (!src) throw new FormatError(files.name, `has no ${ADAPTER_WEIGHTS}; a PEFT adapter folder holds ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`);
-  const header = await readSafetensorsHeader(src);
-  const table = moduleTable(cfg);
-  const parts = new Map<string, { a?: Float32Array; b?: Float32Array; rank?: number }>();
-
-  for (const info of header.tensors.values()) {
-    const m = KEY.exec(info.name);
-    if (!m) throw new TensorError(src.name, info.name, 'is not a LoRA tensor (expected base_model.model.<module>.lora_A.weight / lora_B.weight)');
-    const [, module, which] = m as unknown as [string, string, 'A' | 'B'];
-    const target = table.get(module);
-    if (!target) throw new TensorError(src.name, info.name, `targets "${module}", which this ${cfg.hfArchitecture} does not have; the adapter was made for another base model`);
-    if (!['F32', 'F16', 'BF16'].includes(info.dtype)) throw new TensorError(src.name, info.name, `has dtype ${info.dtype}; supported: F32, F16, BF16`);
-    const [out, inp] = target.shape;
-    const [d0, d1] = info.shape;
-    const rank = which === 'A' ? d0 : d1;
-    const ok = info.shape.length === 2 && (which === 'A' ? d1 === inp : d0 === out);
-    if (!ok || !rank) {
-      const want = which === 'A' ? `[r, ${inp}]` : `[${out}, r]`;
-      throw new TensorError(src.name, info.name, `has shape [${info.shape.join(', ')}], but the base model needs ${want}; the adapter was made for another base model`);
-    }
-    const entry = parts.get(module) ?? {};
-    if (entry.rank !== undefined && entry.rank !== rank) throw new TensorError(src.name, info.name, `has rank ${rank}, but its other factor has rank ${entry.rank}`);
-    entry.rank = rank;
-    entry[which === 'A' ? 'a' : 'b'] = toFloat32(info.dtype as FloatDtype, await src.read(info.byteOffset, info.byteLength));
-    parts.set(module, entry);
+  if (!cfgSrc) {
+    const model = (await files.get('config.json')) !== null;
+    const why = model ? '; it holds config.json, so it is a model folder, not an adapter (give the folder with adapter_config.json)' : '';
+    throw new AdapterError(files.name, ADAPTER_CONFIG, `has no ${ADAPTER_CONFIG}; a PEFT adapter folder holds ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}${why}`);
   }
+  const config = parsePeftConfig(await readText(cfgSrc), cfgSrc.name);
+  const targets = targetedModules(config, cfg, cfgSrc.name);
+  const src = await files.get(ADAPTER_WEIGHTS);
+  if (!src) {
+    const bin = await files.get('adapter_model.bin');
+    const why = bin ? `; it has adapter_model.bin, a pickle tabtune does not read: convert it with peft (save_pretrained(..., safe_serialization=True))` : '';
+    throw new AdapterError(files.name, ADAPTER_WEIGHTS, `has no ${ADAPTER_WEIGHTS}; a PEFT adapter folder holds ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}${why}`);
+  }
+  const header = await readSafetensorsHeader(src);
+  const cfgName = cfgSrc.name.slice(cfgSrc.name.lastIndexOf('/') + 1);
+  const parts = planTensors(src, header.tensors.values(), config, cfgName, targets, cfg);
 
   const modules = new Map<string, LoraModuleWeights>();
   for (const [module, p] of parts) {
-    if (!p.a || !p.b) throw new TensorError(src.name, `base_model.model.${module}.lora_${p.a ? 'B' : 'A'}.weight`, 'is missing (each module needs both lora_A and lora_B)');
-    const [out, inp] = table.get(module)!.shape;
-    const alpha = patternValue(config.alphaPattern, module) ?? config.loraAlpha;
-    modules.set(module, { rank: p.rank!, inFeatures: inp, outFeatures: out, scaling: loraScaling(alpha, p.rank!, config.useRslora), a: p.a, b: p.b });
+    const { a, b } = p as Required<typeof p>;
+    const t = a.target;
+    const [out, inp] = t.shape;
+    modules.set(module, {
+      rank: t.rank,
+      inFeatures: inp,
+      outFeatures: out,
+      scaling: loraScaling(t.alpha, t.rank, config.useRslora),
+      a: await readFactor(src, a),
+      b: await readFactor(src, b),
+    });
   }
-  if (modules.size === 0) throw new FormatError(src.name, 'holds no LoRA tensors');
   return { config, weights: { modules } };
 }

@@ -110,7 +110,7 @@ export function initLora(cfg: ModelConfig, lc: LoraConfig, seed: number): LoraWe
 /** The settings of an imported PEFT adapter, so training can go on from it and save it alike. */
 export function loraConfigFromAdapter(
   cfg: ModelConfig,
-  pc: { r: number; loraAlpha: number; loraDropout: number; useRslora: boolean; rankPattern: Record<string, number>; alphaPattern: Record<string, number> },
+  pc: { r: number; loraAlpha: number; loraDropout: number; useRslora: boolean; rankPattern: Record<string, number>; alphaPattern: Record<string, number>; init?: LoraConfig['init'] },
   weights: LoraWeights,
 ): LoraConfig {
   const names = [...weights.modules.keys()];
@@ -123,7 +123,7 @@ export function loraConfigFromAdapter(
     targets,
     layers: layers.length === cfg.numLayers ? null : layers,
     rslora: pc.useRslora,
-    init: 'default',
+    init: pc.init ?? 'default',
     rankPattern: pc.rankPattern,
     alphaPattern: pc.alphaPattern,
   };

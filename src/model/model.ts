@@ -2,7 +2,7 @@
 // Works the same in a browser worker and in Node: it only needs a Gpu and a ModelFiles.
 // Dimension key: V = vocab, H = hidden, D = head dim, P = positions in the RoPE table.
 
-import { readText, type ModelFiles } from '../formats/byte-source.ts';
+import type { ModelFiles } from '../formats/byte-source.ts';
 import { openCheckpoint } from '../formats/checkpoint.ts';
 import { FormatError } from '../formats/errors.ts';
 import { readPeftAdapter } from '../formats/peft.ts';
@@ -11,7 +11,7 @@ import { uploadBuffer } from '../gpu/recorder.ts';
 import { ropeTable } from '../kernels/rope.ts';
 import { destroyMatrix } from '../kernels/weights.ts';
 import { destroyLora, type GpuLora, uploadLora } from '../lora/gpu-lora.ts';
-import { type ModelConfig, parseModelConfig } from './config.ts';
+import { type ModelConfig, readModelConfig } from './config.ts';
 import type { ForwardContext } from './forward.ts';
 import { ropeInvFreq } from './rope-freqs.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
@@ -41,10 +41,14 @@ export interface LoadedModel {
 }
 
 export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const cfgSrc = await files.get('config.json');
-  if (!cfgSrc) throw new FormatError(files.name, 'has no config.json; a Hugging Face model folder needs config.json, tokenizer.json and safetensors weights');
-  const cfg = parseModelConfig(await readText(cfgSrc), cfgSrc.name);
+  const cfg = await readModelConfig(files);
   const tokenizer = await loadTokenizer(files, cfg);
+  if (tokenizer.vocabSize > cfg.vocabSize) {
+    throw new FormatError(
+      `${files.name}/tokenizer.json`,
+      `knows ${tokenizer.vocabSize} tokens (ids 0 .. ${tokenizer.vocabSize - 1}), but config.json has vocab_size ${cfg.vocabSize}: the tokenizer does not belong to this model`,
+    );
+  }
   const ckpt = await openCheckpoint(files);
   opts.beforeAllocate?.(cfg, planWeights(cfg, ckpt, opts.precision ?? 'auto').bytes);
   const weights = await loadWeights(gpu, cfg, ckpt, {

@@ -17,6 +17,9 @@ export interface TextTokenizer {
 
 type Json = Record<string, unknown>;
 
+/** Tokenizer models @huggingface/tokenizers implements (it silently falls back to a legacy one for others). */
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
+
 async function readJson(files: ModelFiles, file: string, required: boolean): Promise<Json | null> {
   const src = await files.get(file);
   if (!src) {
@@ -49,7 +52,11 @@ export async function loadTokenizer(
   const json = await readJson(files, 'tokenizer.json', true);
   const tcfg = (await readJson(files, 'tokenizer_config.json', false)) ?? {};
   const where = `${files.name}/tokenizer.json`;
-  if (typeof json?.model !== 'object' || json.model === null) throw new FormatError(where, 'has no "model" object');
+  if (typeof json?.model !== 'object' || json.model === null || Array.isArray(json.model)) throw new FormatError(where, 'has no "model" object');
+  const type = (json.model as Json).type;
+  if (type !== undefined && type !== null && !MODEL_TYPES.includes(type as string)) {
+    throw new FormatError(where, `field "model"."type" is ${JSON.stringify(type)}; supported tokenizer models: ${MODEL_TYPES.join(', ')}`);
+  }
 
   // The library insists on these keys; older files leave some out.
   const full: Json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
@@ -67,6 +74,7 @@ export async function loadTokenizer(
 
   let maxId = -1;
   for (const id of tok.get_vocab(true).values()) maxId = Math.max(maxId, id);
+  if (maxId < 0) throw new FormatError(where, 'has an empty vocabulary (no "model"."vocab" entries and no added tokens); the file is incomplete');
   const vocabSize = maxId + 1;
   const idOf = (key: string): number | null => {
     const text = tokenText(tcfg[key]);

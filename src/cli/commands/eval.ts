@@ -5,6 +5,7 @@ import { formatBytes } from '../../util/format.ts';
 import { num, parse, required } from '../args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
 import { DATA_FLAGS, DATA_FLAGS_HELP, dataSettings, prepareFile } from '../dataset.ts';
+import { checkInputFile } from '../output.ts';
 
 export const EVAL_HELP = `tabtune eval --model DIR [--adapter DIR] --data FILE [--seq-len N] [--batch-size B] [--json]
   Mean cross-entropy over every target token of DATA (logits at t predict labels[t+1]; -100 = ignored).
@@ -27,6 +28,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const seqLen = num(v, 'seq-len', Infinity, { int: true, min: 2 });
   const batchSize = num(v, 'batch-size', 8, { int: true, min: 1, max: 4096 });
   const settings = dataSettings(v);
+  await checkInputFile(dataPath, '--data');
   const result = await withModel(v, async (model, files) => {
     const rows = (await prepareFile(dataPath, model, files, settings, Math.min(seqLen, model.maxPositions))).rows;
     return { ...(await evaluate(model, rows, { seqLen, batchSize })), peakBytes: model.gpu.pool.stats().peakBytes };

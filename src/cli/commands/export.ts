@@ -1,16 +1,14 @@
 // tabtune export: an adapter in another format: GGUF LoRA (llama.cpp --lora, Ollama ADAPTER) or a
 // PEFT folder in another dtype.
 
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { readText } from '../../formats/byte-source.ts';
 import { loraToGguf } from '../../formats/gguf-lora.ts';
 import { readPeftAdapter } from '../../formats/peft.ts';
 import { peftAdapterFiles } from '../../formats/peft-write.ts';
 import { loraConfigFromAdapter } from '../../lora/config.ts';
-import { parseModelConfig } from '../../model/config.ts';
+import { readModelConfig } from '../../model/config.ts';
 import { optionalString, parse, required, UsageError } from '../args.ts';
 import { resolveFiles } from '../model-source.ts';
+import { checkOutDir, checkOutFile, writeFileAtomic, writeFolderAtomic } from '../output.ts';
 
 export const EXPORT_HELP = `tabtune export --adapter DIR --model DIR --format gguf|peft --out PATH [--dtype f32|f16|bf16]
   gguf: one .gguf file that llama.cpp loads with --lora (metadata and tensor names as llama.cpp's
@@ -31,11 +29,11 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const dtype = (optionalString(v, 'dtype') ?? 'f32').toUpperCase() as 'F32' | 'F16' | 'BF16';
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new UsageError(`--dtype must be f32, f16 or bf16`);
   const out = required(v, 'out');
+  if (format === 'gguf') await checkOutFile(out);
+  else await checkOutDir(out, [{ flag: '--model', path: optionalString(v, 'model') }]);
   const source = { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') };
   const base = resolveFiles(required(v, 'model'), '--model', source);
-  const configSrc = await base.get('config.json');
-  if (!configSrc) throw new UsageError(`${base.name} has no config.json`);
-  const cfg = parseModelConfig(await readText(configSrc), configSrc.name);
+  const cfg = await readModelConfig(base);
   const adapterDir = required(v, 'adapter');
   const { config, weights } = await readPeftAdapter(resolveFiles(adapterDir, '--adapter', source), cfg);
   const lc = loraConfigFromAdapter(cfg, config, weights);
@@ -44,12 +42,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
     if (ranks.size > 1 || Object.keys(config.alphaPattern).length > 0) {
       throw new UsageError(`${adapterDir}: a GGUF LoRA holds one rank and one alpha, but this adapter has per-module ranks or alphas`);
     }
-    await mkdir(dirname(out), { recursive: true });
-    await writeFile(out, loraToGguf(cfg, lc, weights, { dtype }));
+    await writeFileAtomic(out, loraToGguf(cfg, lc, weights, { dtype }));
     console.log(`wrote a GGUF LoRA adapter (${cfg.architecture === 'mistral' ? 'llama' : cfg.architecture}, r=${lc.rank}, ${dtype}) to ${out}`);
   } else {
-    await mkdir(out, { recursive: true });
-    for (const [name, bytes] of peftAdapterFiles(lc, weights, config.baseModelNameOrPath ?? base.name, dtype)) await writeFile(join(out, name), bytes);
+    await writeFolderAtomic(out, peftAdapterFiles(lc, weights, config.baseModelNameOrPath ?? base.name, dtype));
     console.log(`wrote a PEFT adapter (${dtype}) to ${out}`);
   }
   return 0;

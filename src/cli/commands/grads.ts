@@ -1,14 +1,13 @@
 // tabtune grads: the gradient of exactly the loss `tabtune eval` reports (mean over every target
 // token, dropout off) with respect to every lora_A and lora_B of an adapter, as F32 safetensors.
 
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { readPeftAdapter } from '../../formats/peft.ts';
 import { writeSafetensors } from '../../formats/safetensors-write.ts';
 import { datasetGradients, readLoraGrads } from '../../train/gradients.ts';
 import { loraTrainable } from '../../train/trainable.ts';
 import { num, optionalString, parse, required } from '../args.ts';
 import { resolveFiles } from '../model-source.ts';
+import { checkInputFile, checkOutFile, writeFileAtomic } from '../output.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
 import { DATA_FLAGS, dataSettings, prepareFile } from '../dataset.ts';
 
@@ -30,6 +29,8 @@ export async function gradsCommand(argv: string[]): Promise<number> {
   const batchSize = num(v, 'batch-size', 8, { int: true, min: 1, max: 4096 });
   const settings = dataSettings(v);
   const adapterFiles = resolveFiles(adapterDir, '--adapter', { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') });
+  await checkInputFile(dataPath, '--data');
+  await checkOutFile(out, [dataPath]);
   await withModel(
     v,
     async (model, files) => {
@@ -44,8 +45,7 @@ export async function gradsCommand(argv: string[]): Promise<number> {
         tensors.push({ name: `base_model.model.${name}.lora_A.weight`, dtype: 'F32' as const, shape: [s.rank, s.inFeatures], data: new Uint8Array(g.a.buffer) });
         tensors.push({ name: `base_model.model.${name}.lora_B.weight`, dtype: 'F32' as const, shape: [s.outFeatures, s.rank], data: new Uint8Array(g.b.buffer) });
       }
-      await mkdir(dirname(out), { recursive: true });
-      await writeFile(out, writeSafetensors(tensors));
+      await writeFileAtomic(out, writeSafetensors(tensors));
       console.log(v.json ? JSON.stringify({ loss: result.loss, tokens: result.tokens, tensors: tensors.length }) : `wrote ${tensors.length} gradient tensors to ${out} (loss ${result.loss.toFixed(6)} over ${result.tokens} tokens)`);
     },
     { applyAdapter: false },

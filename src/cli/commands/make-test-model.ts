@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Architecture } from '../../model/config.ts';
 import { makeTestModel } from '../../model/test-model.ts';
 import { num, optionalString, parse, required, UsageError } from '../args.ts';
+import { checkOutDir } from '../output.ts';
 
 export const MAKE_TEST_MODEL_HELP = `tabtune make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3] [--dtype f32|f16|bf16] [--seed S] [--layers N] [--hidden N] [--shards N] [--tied]
   Writes config.json, tokenizer.json, tokenizer_config.json and safetensors weights of a small random model.`;
@@ -41,6 +42,7 @@ export async function makeTestModelCommand(argv: string[]): Promise<number> {
     shards: num(v, 'shards', 1, { int: true, min: 1, max: 64 }),
     tied: v.tied === true,
   });
+  await checkOutDir(out);
   await mkdir(out, { recursive: true });
   for (const [name, bytes] of files) await writeFile(join(out, name), bytes);
   console.log(`wrote a ${arch} test model (${[...files.keys()].join(', ')}) to ${out}`);

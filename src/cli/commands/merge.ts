@@ -1,15 +1,15 @@
 // tabtune merge: the base model with an adapter merged in (W' = W + scaling * B A, in f32 on the GPU,
 // cast once), written as a Hugging Face model folder that any tool reading checkpoints loads.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mergedModelFiles } from '../../formats/merge.ts';
 import { readPeftAdapter } from '../../formats/peft.ts';
-import { readText } from '../../formats/byte-source.ts';
 import { createNodeGpu } from '../../gpu/node-gpu.ts';
-import { parseModelConfig } from '../../model/config.ts';
+import { readModelConfig } from '../../model/config.ts';
 import { bytesArg, optionalString, parse, required, UsageError } from '../args.ts';
 import { resolveFiles } from '../model-source.ts';
+import { checkOutDir, writeFileAtomic } from '../output.ts';
 
 export const MERGE_HELP = `tabtune merge --model DIR --adapter DIR --out DIR [--dtype f32|f16|bf16] [--max-shard-size 2G]
   Writes the base model with the adapter merged in: config.json, the tokenizer files, and
@@ -32,9 +32,10 @@ export async function mergeCommand(argv: string[]): Promise<number> {
   const adapterFiles = resolveFiles(required(v, 'adapter'), '--adapter', source);
   const dtypeArg = optionalString(v, 'dtype');
   if (dtypeArg && !['f32', 'f16', 'bf16'].includes(dtypeArg)) throw new UsageError(`--dtype must be f32, f16 or bf16, got "${dtypeArg}"`);
-  const configSrc = await base.get('config.json');
-  if (!configSrc) throw new UsageError(`${base.name} has no config.json`);
-  const cfg = parseModelConfig(await readText(configSrc), configSrc.name);
+  const maxShardBytes = bytesArg(v, 'max-shard-size');
+  if (maxShardBytes !== undefined && maxShardBytes < 1) throw new UsageError(`--max-shard-size must be a positive size like 512M or 2G, got "${String(v['max-shard-size'])}"`);
+  await checkOutDir(out, [{ flag: '--model', path: optionalString(v, 'model') }, { flag: '--adapter', path: optionalString(v, 'adapter') }]);
+  const cfg = await readModelConfig(base);
   const { weights } = await readPeftAdapter(adapterFiles, cfg);
   const gpu = await createNodeGpu();
   try {
@@ -42,10 +43,10 @@ export async function mergeCommand(argv: string[]): Promise<number> {
     const written: string[] = [];
     for await (const f of mergedModelFiles(gpu, base, weights, {
       dtype: dtypeArg?.toUpperCase() as 'F32' | 'F16' | 'BF16' | undefined,
-      maxShardBytes: bytesArg(v, 'max-shard-size'),
+      maxShardBytes,
       onProgress: (done, total) => process.stderr.write(`merging: ${Math.round((100 * done) / Math.max(1, total))}%\r`),
     })) {
-      await writeFile(join(out, f.name), f.chunks);
+      await writeFileAtomic(join(out, f.name), f.chunks);
       written.push(f.name);
     }
     process.stderr.write('\n');

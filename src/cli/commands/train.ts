@@ -1,7 +1,6 @@
 // tabtune train: LoRA (or, with --full, full fine-tuning) on pre-tokenized JSONL; writes a PEFT
 // adapter folder (or, with --full, a Hugging Face model folder).
 
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { splitValidation } from '../../data/prepare.ts';
 import type { ModelFiles } from '../../formats/byte-source.ts';
@@ -20,6 +19,8 @@ import { formatBytes } from '../../util/format.ts';
 import { num, optionalString, parse, required, UsageError } from '../args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
 import { DATA_FLAGS, DATA_FLAGS_HELP, dataSettings, prepareFile } from '../dataset.ts';
+import { checkInputFile, checkOutDir, writeFolderAtomic } from '../output.ts';
+import { readModelConfig } from '../../model/config.ts';
 
 export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [options]
   Trains a LoRA adapter (PEFT format) on a dataset in any format \`tabtune data inspect\` reads.
@@ -27,7 +28,7 @@ export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [opti
   --val-split F            hold out this fraction of the data for validation instead (seeded)
   --rank R (8)  --alpha A (16)  --dropout P (0)  --rslora  --init default|gaussian
   --targets LIST           q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj or all-linear (q_proj,v_proj)
-  --layers LIST            only these layer indices (default all)
+  --layers LIST            only these layer indices, e.g. 0,1 or 0-3 (default all)
   --lr LR (2e-4)  --schedule constant|linear|cosine (cosine)  --warmup STEPS (0)
   --steps N | --epochs E (1)  --batch-size B (4)  --grad-accum K (1)  --seq-len L (512)
   --weight-decay W (0)  --clip NORM (1.0, 0 = off)  --seed S (0)
@@ -60,14 +61,31 @@ function choice<T extends string>(v: Record<string, unknown>, name: string, opti
   return x as T;
 }
 
+/** "0,1,2" or "0-3,8" -> sorted layer indices; whether they exist is checked against the model. */
+function layersOf(spec: string | undefined): number[] | null {
+  if (spec === undefined) return null;
+  const out = new Set<number>();
+  for (const part of spec.split(',').map((p) => p.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) {
+      throw new UsageError(`--layers must be layer indices separated by commas, e.g. 0,1,2 or 0-3, got "${spec}"`);
+    }
+    for (let l = Number(m[1]); l <= Number(m[2] ?? m[1]); l++) out.add(l);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** Flags that --adapter replaces with the adapter's own settings. */
+const ADAPTER_SETTINGS = ['rank', 'alpha', 'dropout', 'rslora', 'init', 'targets', 'layers'];
+
 function loraConfigOf(v: Record<string, unknown>): LoraConfig {
-  const layers = optionalString(v, 'layers');
+  const layers = layersOf(optionalString(v, 'layers'));
   return {
     rank: num(v, 'rank', DEFAULT_LORA.rank, { int: true, min: 1 }),
     alpha: num(v, 'alpha', DEFAULT_LORA.alpha, { min: Number.MIN_VALUE }),
     dropout: num(v, 'dropout', 0, { min: 0, max: 0.99 }),
     targets: parseTargets(optionalString(v, 'targets') ?? DEFAULT_LORA.targets),
-    layers: layers ? layers.split(',').map((x) => Number(x)) : null,
+    layers,
     rslora: v.rslora === true,
     init: choice(v, 'init', ['default', 'gaussian'] as const, 'default'),
   };
@@ -96,11 +114,6 @@ function trainOptionsOf(v: Record<string, unknown>, lc: LoraConfig | null): Trai
   };
 }
 
-async function writeFolder(dir: string, files: Map<string, Uint8Array>): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  for (const [name, bytes] of files) await writeFile(join(dir, name), bytes);
-}
-
 export async function trainCommand(argv: string[]): Promise<number> {
   const v = parse(argv, FLAGS);
   if (v.help) {
@@ -113,13 +126,32 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let lc = full ? null : loraConfigOf(v);
   const adapterSpec = optionalString(v, 'adapter');
   if (adapterSpec && full) throw new UsageError('--adapter continues training a LoRA adapter; it does not go with --full');
+  const replaced = ADAPTER_SETTINGS.filter((f) => v[f] !== undefined);
+  const these = `${replaced.map((f) => `--${f}`).join(', ')} ${replaced.length > 1 ? 'do' : 'does'}`;
+  if (adapterSpec && replaced.length) {
+    throw new UsageError(`${these} not go with --adapter: training goes on with the adapter's own settings (its adapter_config.json)`);
+  }
+  if (full && replaced.length) throw new UsageError(`${these} not go with --full: full fine-tuning trains every weight, not a LoRA adapter`);
+  await checkOutDir(out, [{ flag: '--model', path: optionalString(v, 'model') }]);
   const saveDtype = choice(v, 'save-dtype', ['f32', 'f16', 'bf16'] as const, 'f32').toUpperCase() as 'F32' | 'F16' | 'BF16';
   const o = trainOptionsOf(v, lc);
   const checkpointing = choice(v, 'checkpointing', ['auto', 'on', 'off'] as const, 'auto');
   const valPath = optionalString(v, 'val-data');
   const valSplit = num(v, 'val-split', 0, { min: 0, max: 0.9 });
   if (valPath && valSplit > 0) throw new UsageError('give --val-data or --val-split, not both');
+  if (!valPath && valSplit === 0 && (o.evalEvery > 0 || o.patience > 0)) {
+    throw new UsageError(`${o.patience > 0 ? '--patience' : '--eval-every'} needs validation data: give --val-data FILE or --val-split F`);
+  }
+  if (o.patience > 0 && o.evalEvery === 0) throw new UsageError('--patience counts validations: give --eval-every N too');
   const settings = dataSettings(v);
+  await checkInputFile(dataPath, '--data');
+  await checkInputFile(valPath, '--val-data');
+  // An adapter to go on from is checked against the model's config.json before anything is loaded.
+  const adapter = adapterSpec ? await readAdapterFor(v, adapterSpec) : null;
+  if (adapter) {
+    lc = adapter.lc;
+    o.dropout = lc.dropout;
+  }
   // Progress for people goes to stderr; with --json, stdout carries only the JSON objects.
   const log = (line: object | string) => (typeof line === 'string' ? console.error(line) : v.json && console.log(JSON.stringify(line)));
 
@@ -131,14 +163,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
       let val = valPath ? (await prepareFile(valPath, model, files, settings, o.seqLen)).rows : null;
       if (valSplit > 0) ({ train: data, val } = splitValidation(data, valSplit, o.seed));
       log(`${dataPath}: ${prepared.format} data, ${data.length} training rows${val ? `, ${val.length} validation rows` : ''}, ${prepared.stats.trainedTokens} trained tokens`);
-      let shapes = lc ? initLora(model.cfg, lc, o.seed) : null;
-      if (adapterSpec) {
-        // Go on from an existing adapter: its settings and weights replace the fresh ones.
-        const adapter = await readPeftAdapter(resolveFiles(adapterSpec, '--adapter', {}), model.cfg);
-        lc = loraConfigFromAdapter(model.cfg, adapter.config, adapter.weights);
-        shapes = adapter.weights;
-        log(`continuing from ${adapterSpec} (r=${lc.rank}, alpha ${lc.alpha}, ${shapes.modules.size} modules)`);
-      }
+      // Going on from an existing adapter: its settings and weights replace fresh ones.
+      const shapes = adapter ? adapter.weights : lc ? initLora(model.cfg, lc, o.seed) : null;
+      if (adapter && lc) log(`continuing from ${adapterSpec} (r=${lc.rank}, alpha ${lc.alpha}, ${adapter.weights.modules.size} modules)`);
       const trainable = shapes ? loraTrainable(model.gpu, shapes) : fullTrainable(model.gpu, model.weights);
       const count = trainable.count;
       log(`training ${count.toLocaleString('en')} parameters (${lc ? `LoRA r=${lc.rank} on ${lc.targets.join(',')}` : 'full fine-tuning'}) on ${data.length} rows`);
@@ -181,7 +208,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         const maxPositions = Math.min(cfg.maxPositionEmbeddings, 8192);
         if (o.seqLen > maxPositions) throw new UsageError(`--seq-len ${o.seqLen} is above this model's maximum of ${maxPositions} positions`);
         o.seqLen ||= Math.min(DEFAULT_TRAIN.seqLen, maxPositions);
-        if (lc) validateLoraConfig(cfg, lc);
+        if (lc && !adapter) validateLoraConfig(cfg, lc);
         // Planned for full-length sequences: the data is tokenized only once the tokenizer is loaded.
         const plan = planTrainingMemory(cfg, { weightBytes, lora: lc, B: o.batchSize, T: o.seqLen, checkpointing, budget });
         o.checkpointing = plan.checkpointing;
@@ -194,10 +221,18 @@ export async function trainCommand(argv: string[]): Promise<number> {
   );
 }
 
+/** Reads --adapter against --model's config.json (weights not loaded yet): a mismatch fails at once. */
+async function readAdapterFor(v: Record<string, unknown>, spec: string): Promise<{ lc: LoraConfig; weights: LoraWeights }> {
+  const source = { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') };
+  const cfg = await readModelConfig(resolveFiles(required(v, 'model'), '--model', source));
+  const { config, weights } = await readPeftAdapter(resolveFiles(spec, '--adapter', source), cfg);
+  return { lc: loraConfigFromAdapter(cfg, config, weights), weights };
+}
+
 async function saveResult(model: LoadedModel, t: Trainable, lc: LoraConfig | null, shapes: LoraWeights | null, files: ModelFiles, dir: string, dtype: 'F32' | 'F16' | 'BF16'): Promise<void> {
   if (lc && shapes) {
-    await writeFolder(dir, peftAdapterFiles(lc, await readLoraWeights(model.gpu, t, shapes), model.name, dtype));
+    await writeFolderAtomic(dir, peftAdapterFiles(lc, await readLoraWeights(model.gpu, t, shapes), model.name, dtype));
   } else {
-    await writeFolder(dir, await readFullWeights(model, t, files));
+    await writeFolderAtomic(dir, await readFullWeights(model, t, files));
   }
 }
