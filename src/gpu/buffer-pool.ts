@@ -1,29 +1,30 @@
 // Every GPU buffer the engine holds comes from here, so memory figures are measured, not estimated.
 //
-// Why best fit with bounded slack under a cap. Training pads each micro-batch to its own longest
+// Why best fit by kind under a cap. Training pads each micro-batch to its own longest
 // row, so almost every step asks for a new set of sizes. Keeping free buffers by exact size (as this
 // pool once did) made every new length allocate a fresh set and never give the old ones back: memory
 // grew with the number of distinct lengths seen, to 7-17x the plan within 60-200 steps. Now:
-//   1. Best fit with bounded slack: a request takes the smallest free buffer of its usage that holds
-//      it and is at most MAX_SLACK times its size. The set made for one length serves every length
-//      within 25% below it, and the bytes in use stay within MAX_SLACK of the bytes asked for. (Any
-//      larger free buffer was tried first: small requests then sat in big buffers and the bytes in
-//      use doubled.)
+//   1. Best fit by kind: a request takes the smallest free buffer of its usage that holds it and was
+//      made for the same kind of data (its label: "q", "lora_du", ...), however much larger: the set
+//      made for the longest micro-batch then serves every shorter one, as an arena sized for the
+//      plan's rows would, and the bytes in use never pass what the longest batch needed. Failing
+//      that, any free buffer within MAX_SLACK of the request. (Unbounded reuse across kinds was tried
+//      first: small requests sat in other kinds' big buffers and the bytes in use doubled; reuse
+//      within MAX_SLACK only made and destroyed ~80 buffers a step at a tight budget, 5-13% slower.)
 //   2. A cap on what the pool holds: before creating a buffer that would take the total past
 //      max(budget, highest bytes in use so far), it destroys free buffers, least recently used first.
 //      The budget is the run's memory plan (the trainer sets it; see setBudget), sized for the
 //      longest micro-batch the run can see; without one the pool holds no more than its own highest
-//      demand (evaluation, a long chat). So the total never passes max(plan, MAX_SLACK x demand),
-//      whatever the lengths of the rows, and a plan that counts the demand right bounds it by 1.25x.
-// Buffers made and destroyed as lengths change cost a create and a lazy clear each, small next to a
-// step (measured: tokens/s unchanged on lavapipe). Size classes (rounding every buffer up to a power
-// of two or a fraction of one) were the other candidate: they waste up to that fraction of every
-// buffer, weights included, for reuse that the slack window gives as well.
+//      demand (evaluation, a long chat). So the total never passes max(plan, highest demand),
+//      whatever the lengths of the rows.
+// A run thus makes buffers only until it has seen its longest batch. Size classes (rounding every
+// buffer up to a power of two or a fraction of one) were the other candidate: they waste up to that
+// fraction of every buffer, weights included, for reuse that best fit by kind gives without waste.
 // A buffer larger than asked for is bound at the asked size (sizeOf), so kernels never see the slack.
 
 import { DeviceLimitError } from './errors.ts';
 
-/** A free buffer serves requests down to 1/MAX_SLACK of its size. */
+/** A free buffer of another kind serves requests down to 1/MAX_SLACK of its size. */
 const MAX_SLACK = 1.25;
 
 export interface PoolStats {
@@ -41,6 +42,8 @@ export interface PoolStats {
 interface FreeBuffer {
   buffer: GPUBuffer;
   bytes: number;
+  /** The label it was made with: what kind of data it holds ("q", "lora_du", ...). */
+  kind: string;
   /** When it was released: the lowest is evicted first. */
   stamp: number;
 }
@@ -49,6 +52,7 @@ export class BufferPool {
   /** Free buffers per usage, sorted by size. */
   private free = new Map<number, FreeBuffer[]>();
   private sizes = new WeakMap<GPUBuffer, number>();
+  private kinds = new WeakMap<GPUBuffer, string>();
   /** The size asked for at the buffer's latest acquire (at most its real size). */
   private asked = new WeakMap<GPUBuffer, number>();
   private live = 0;
@@ -69,7 +73,7 @@ export class BufferPool {
   acquire(size: number, usage: GPUBufferUsageFlags, label = 'buffer'): GPUBuffer {
     const bytes = Math.max(16, Math.ceil(size / 16) * 16);
     if (bytes > this.maxBufferSize) throw new DeviceLimitError(bytes, this.maxBufferSize, `GPU buffer "${label}"`);
-    const reuse = this.takeFree(usage, bytes);
+    const reuse = this.takeFree(usage, bytes, label);
     if (reuse) {
       this.live += this.sizes.get(reuse)!;
       this.peakLive = Math.max(this.peakLive, this.live);
@@ -81,6 +85,7 @@ export class BufferPool {
     this.evictFor(bytes);
     const buffer = this.device.createBuffer({ size: bytes, usage, label });
     this.sizes.set(buffer, bytes);
+    this.kinds.set(buffer, label);
     this.asked.set(buffer, bytes);
     this.current += bytes;
     this.count++;
@@ -94,7 +99,7 @@ export class BufferPool {
     const bytes = this.sizeOfBuffer(buffer);
     this.live -= bytes;
     const list = this.free.get(buffer.usage) ?? [];
-    list.splice(firstAtLeast(list, bytes), 0, { buffer, bytes, stamp: this.clock++ });
+    list.splice(firstAtLeast(list, bytes), 0, { buffer, bytes, kind: this.kinds.get(buffer)!, stamp: this.clock++ });
     this.free.set(buffer.usage, list);
   }
 
@@ -151,13 +156,17 @@ export class BufferPool {
     return bytes;
   }
 
-  /** The smallest free buffer of `usage` holding at least `bytes`, taken off the free list. */
-  private takeFree(usage: GPUBufferUsageFlags, bytes: number): GPUBuffer | null {
+  /**
+   * The smallest free buffer of `usage` holding `bytes` that was made for the same kind of data,
+   * however large; else the smallest of any kind within MAX_SLACK of `bytes`. Taken off the free list.
+   */
+  private takeFree(usage: GPUBufferUsageFlags, bytes: number, kind: string): GPUBuffer | null {
     const list = this.free.get(usage);
     if (!list) return null;
     const i = firstAtLeast(list, bytes);
-    if (i === list.length || list[i]!.bytes > bytes * MAX_SLACK) return null;
-    return list.splice(i, 1)[0]!.buffer;
+    let pick = list.findIndex((f, j) => j >= i && f.kind === kind);
+    if (pick < 0 && i < list.length && list[i]!.bytes <= bytes * MAX_SLACK) pick = i;
+    return pick < 0 ? null : list.splice(pick, 1)[0]!.buffer;
   }
 
   /** Destroys free buffers, least recently released first, until `bytes` more fit under the cap. */

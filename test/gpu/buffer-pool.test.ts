@@ -30,7 +30,7 @@ describe('BufferPool', () => {
     expect(pool.stats()).toMatchObject({ peakBytes: 0, created: 0 });
   });
 
-  it('serves a request from the smallest free buffer within 1.25x of it, and reports the size asked for', async () => {
+  it('serves a request from a free buffer of its kind, else the smallest within 1.25x, and reports the size asked for', async () => {
     const gpu = await testGpu();
     const pool = new BufferPool(gpu.device, gpu.limits.maxBufferSize);
     const big = pool.acquire(4000, STORAGE, 'big');
@@ -51,6 +51,11 @@ describe('BufferPool', () => {
     const small = pool.acquire(2000, STORAGE, 'small');
     expect([big, mid]).not.toContain(small);
     expect(pool.stats().created).toBe(4);
+    // A buffer of the same kind serves a request of any smaller size: the longest batch's set serves all.
+    const kindBig = pool.acquire(8000, STORAGE, 'q');
+    pool.release(kindBig);
+    expect(pool.acquire(1000, STORAGE, 'q')).toBe(kindBig);
+    expect(pool.sizeOf(kindBig)).toBe(1008);
     expect(() => pool.sizeOf(gpu.pool.acquire(16, STORAGE, 'elsewhere'))).toThrow(/does not belong to this pool/);
   });
 
