@@ -1,16 +1,21 @@
 // End-to-end tests: the real app (Vite dev server) in real Chromium with real WebGPU.
-// On a machine without a GPU, Debian's Chromium exposes SwiftShader's Vulkan as a WebGPU adapter
-// with --enable-unsafe-webgpu (see design/TESTING.md). Without /usr/bin/chromium (or CHROMIUM_PATH)
-// Playwright's own Chromium is used, for machines where `npx playwright install` works.
+// On a machine without a GPU, Chromium exposes SwiftShader's Vulkan as a WebGPU adapter with
+// --enable-unsafe-webgpu (see design/TESTING.md). Which Chromium (scripts/webgpu-env.mjs):
+// CHROMIUM_PATH, else /usr/bin/chromium, else Playwright's own when `npx playwright install` has put
+// it there, else the headless Chromium bundled with the @sparticuz/chromium devDependency
+// (extracted once into node_modules/.cache/tabtune-chromium). TABTUNE_WEBGPU=bundled takes the
+// bundled one whatever the system has.
 
-import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
+import { resolveChromium } from './scripts/webgpu-env.mjs';
 
 const PORT = 4173;
 const BASE_URL = `http://127.0.0.1:${PORT}`;
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** The system Chromium when there is one, else Playwright's own (undefined). */
-export const executablePath = existsSync(chromiumPath) ? chromiumPath : undefined;
+const chromium = resolveChromium();
+// No Chromium at all: Playwright's own is tried, and its error says how to install it.
+if (!chromium.ok) console.error(`Chromium: ${chromium.error}`);
+/** The Chromium the tests launch (undefined: Playwright's own). */
+export const executablePath = chromium.ok ? chromium.executablePath : undefined;
 
 export const CHROMIUM_ARGS = [
   // WebGPU on Linux is behind this flag; with no GPU it gives SwiftShader's adapter.

@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
 
 // One config serves the app (vite dev/build) and the unit + kernel tests (vitest).
+
+const SLOW_ADAPTER = process.env.TABTUNE_WEBGPU_SOURCE === 'bundled';
 export default defineConfig({
   plugins: [react()],
   worker: { format: 'es' },
@@ -19,8 +21,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/announce-adapter.ts'],
     pool: 'forks',
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // The software SwiftShader bundled with @sparticuz/chromium (a bare machine, see
+    // scripts/webgpu-env.mjs) computes several times slower than lavapipe: the same tests, more time.
+    testTimeout: SLOW_ADAPTER ? 600_000 : 120_000,
+    hookTimeout: SLOW_ADAPTER ? 600_000 : 120_000,
     fileParallelism: true,
     maxWorkers: 2,
   },
