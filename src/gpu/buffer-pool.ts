@@ -164,7 +164,8 @@ export class BufferPool {
     const list = this.free.get(usage);
     if (!list) return null;
     const i = firstAtLeast(list, bytes);
-    let pick = list.findIndex((f, j) => j >= i && f.kind === kind);
+    let pick = -1;
+    for (let j = i; j < list.length && pick < 0; j++) if (list[j]!.kind === kind) pick = j;
     if (pick < 0 && i < list.length && list[i]!.bytes <= bytes * MAX_SLACK) pick = i;
     return pick < 0 ? null : list.splice(pick, 1)[0]!.buffer;
   }
