@@ -67,6 +67,7 @@ export async function loadBenchModel(gpu: Gpu, o: BenchModelOptions): Promise<Be
       vocab: cfg.vocabSize,
       tiedEmbeddings: cfg.tieWordEmbeddings,
       weightDtype: model.weights.dtype,
+      weightBytes: model.weights.bytes,
       params,
     },
   };

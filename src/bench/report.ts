@@ -75,8 +75,33 @@ export interface BenchModelReport {
   tiedEmbeddings: boolean;
   /** Storage of the frozen matrices on the GPU. */
   weightDtype: string;
+  /** Bytes the frozen weights take on the GPU. */
+  weightBytes: number;
   /** Frozen parameters (embedding included). */
   params: number;
+}
+
+/**
+ * The same LoRA step on the same model with its frozen base quantized on load, steps alternating
+ * with the 16-bit base's in this run (src/bench/train-quantized.ts).
+ */
+export interface QuantizedTrainReport {
+  /** The --base-weights value, e.g. "q4_k". */
+  baseWeights: string;
+  /** Matrices per GPU dtype (rows that are not whole Q4_K super-blocks fall back to Q4_1, as in train). */
+  weightDtypes: Record<string, number>;
+  /** Best wall time of one step on the quantized base. */
+  stepMs: number;
+  /** Best wall time of the 16-bit base's step in the same alternation. */
+  baselineStepMs: number;
+  /** stepMs / baselineStepMs. */
+  slowdown: number;
+  weightBytes: number;
+  baselineWeightBytes: number;
+  /** weightBytes / baselineWeightBytes. */
+  weightRatio: number;
+  /** The quantized base's first loss (close to the 16-bit one's: same model, 4-bit weights). */
+  firstLoss: number;
 }
 
 export interface StepFlops {
@@ -155,6 +180,9 @@ export interface TrainReport {
   efficiencyVsMatmulBest: number | null;
   finalLoss: number;
   tfjs: TrainTfjsReport;
+  /** The same step on a Q4_K base; null when it failed (quantizedError says why). */
+  quantized: QuantizedTrainReport | null;
+  quantizedError: string | null;
 }
 
 export interface StepMemoryReport {

@@ -11,6 +11,8 @@ import { BENCH_FORMAT, type BenchReport, type DeviceReport, type MatmulReport, t
 import { projectionShapes, QUICK_SHAPE, QWEN25_05B, SMOLLM2_135M } from './shapes.ts';
 import { startTfjs, type TfjsLoader, type TfjsPeer } from './tfjs.ts';
 import { benchLora, runTrain } from './train.ts';
+import { runQuantizedTrain } from './train-quantized.ts';
+import { seededRandom } from '../util/random.ts';
 import { runVariedMemory } from './varied-memory.ts';
 import { destroyModel } from '../model/model.ts';
 import { autotuneMatmul } from '../kernels/autotune.ts';
@@ -128,6 +130,19 @@ export async function runBench(gpu: Gpu, o: BenchOptions): Promise<BenchReport> 
           onProgress: log,
         }).finally(() => peer?.dispose());
         train = r.train;
+        try {
+          const random = seededRandom(11);
+          const rows = Array.from({ length: 4 }, () => ({ inputIds: Array.from({ length: seqLen }, () => Math.floor(random() * bm!.model.cfg.vocabSize)) }));
+          train.quantized = await runQuantizedTrain(bm, {
+            lc: benchLora(r.train.lora.rank), baseWeights: 'q4_k', rows, batch: 1, seqLen, checkpointing: r.train.checkpointing,
+            warmupSteps: sizes.warmupSteps, timedSteps: sizes.timedSteps, onProgress: log,
+          });
+          const q = train.quantized;
+          log(`q4_k base: ${q.stepMs.toFixed(0)} ms/step = ${q.slowdown.toFixed(2)}x the 16-bit base's ${q.baselineStepMs.toFixed(0)} ms; weights ${(q.weightBytes / 2 ** 20).toFixed(2)} MiB = ${q.weightRatio.toFixed(3)}x`);
+        } catch (e) {
+          train.quantizedError = e instanceof Error ? e.message : String(e);
+          log(`quantized-base step failed: ${train.quantizedError}`);
+        }
         const peakBytes = r.memory.peakBytes - heldBefore;
         const v = await runVariedMemory(bm, { lc: benchLora(r.train.lora.rank), batch: 2, seqLen, steps: sizes.variedSteps });
         const variedPeakBytes = v.peakBytes - heldBefore;

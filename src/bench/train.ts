@@ -258,6 +258,8 @@ export async function runTrain(bm: BenchModel, o: TrainOptions): Promise<{ train
       efficiencyVsMatmulBest: o.matmulBestGflops === null ? null : usefulGflops / o.matmulBestGflops,
       finalLoss,
       tfjs,
+      quantized: null,
+      quantizedError: null,
     },
     memory: {
       peakBytes,

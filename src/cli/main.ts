@@ -14,6 +14,8 @@ import { GRADS_HELP, gradsCommand } from './commands/grads.ts';
 import { MAKE_TEST_MODEL_HELP, makeTestModelCommand } from './commands/make-test-model.ts';
 import { TRAIN_HELP, trainCommand } from './commands/train.ts';
 import { BENCH_HELP, benchCommand } from './commands/bench.ts';
+import { TOKENIZE_HELP, tokenizeCommand } from './commands/tokenize.ts';
+import { PLAN_HELP, planCommand } from './commands/plan.ts';
 import { TrainingDivergedError } from '../train/trainer.ts';
 import { LoraConfigError } from '../lora/config.ts';
 
@@ -27,12 +29,14 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   export: exportCommand,
   'make-test-model': makeTestModelCommand,
   bench: benchCommand,
+  tokenize: tokenizeCommand,
+  plan: planCommand,
 };
 
 const HELP = `tabtune: LoRA fine-tuning of open LLMs on WebGPU (this CLI runs the same engine through Dawn).
 
 Commands:
-${[EVAL_HELP, GENERATE_HELP, TRAIN_HELP, GRADS_HELP, DATA_HELP, MERGE_HELP, EXPORT_HELP, MAKE_TEST_MODEL_HELP, BENCH_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
+${[EVAL_HELP, GENERATE_HELP, TRAIN_HELP, PLAN_HELP, GRADS_HELP, DATA_HELP, MERGE_HELP, EXPORT_HELP, MAKE_TEST_MODEL_HELP, BENCH_HELP, TOKENIZE_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
 
 Run "tabtune COMMAND --help" for the options of one command.`;
 

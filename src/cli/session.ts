@@ -6,7 +6,7 @@ import { createNodeGpu } from '../gpu/node-gpu.ts';
 import { tuneMatmul } from '../kernels/autotune.ts';
 import { nodeTuningCache } from './tuning-cache.ts';
 import { applyPeftAdapter, type LoadedModel, loadModel } from '../model/model.ts';
-import type { WeightPrecision } from '../model/weights.ts';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../model/weights.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { ModelFiles } from '../formats/byte-source.ts';
 import { bytesArg, type Flags, optionalString, required, UsageError } from './args.ts';
@@ -15,6 +15,7 @@ import { resolveFiles } from './model-source.ts';
 export const MODEL_FLAGS: Flags = {
   model: { type: 'string' },
   adapter: { type: 'string' },
+  'base-weights': { type: 'string' },
   precision: { type: 'string' },
   'hub-base': { type: 'string' },
   revision: { type: 'string' },
@@ -22,9 +23,11 @@ export const MODEL_FLAGS: Flags = {
   help: { type: 'boolean', short: 'h' },
 };
 
-export const MODEL_FLAGS_HELP = `  --model DIR|OWNER/NAME   a Hugging Face model folder, or a repo id fetched from the hub (cached)
+export const MODEL_FLAGS_HELP = `  --model M                a Hugging Face model folder, a GGUF model file (or a folder holding one), or a
+                           repo id fetched from the hub (cached)
   --adapter DIR            a PEFT LoRA adapter folder (or a .zip of it), applied unmerged
-  --precision P            frozen weights on the GPU: auto (16-bit, default) | f16 | f32
+  --base-weights T         frozen weights on the GPU: auto (default: a GGUF's own block types, else 16-bit)
+                           | f16 | bf16 | f32 | q8_0 | q4_0 | q4_k (quantized on load); --precision is an alias
   --hub-base URL           hub address for repo ids (default: $TABTUNE_HUB_BASE or the Hugging Face hub)
   --revision REV           branch, tag or commit of a repo id (default main)
   --gpu-memory SIZE        memory the device may use, e.g. 8G (default: system memory on software adapters)`;
@@ -48,9 +51,17 @@ export interface SessionOptions {
   beforeAllocate?: (cfg: ModelConfig, weightBytes: number, budget: number | undefined) => void;
 }
 
+/** --base-weights (or its older name --precision). */
+export function baseWeightsArg(v: Record<string, unknown>): WeightPrecision {
+  const given = optionalString(v, 'base-weights') ?? optionalString(v, 'precision');
+  const flag = optionalString(v, 'base-weights') !== undefined ? '--base-weights' : '--precision';
+  const value = (given ?? 'auto').toLowerCase() as WeightPrecision;
+  if (!WEIGHT_PRECISIONS.includes(value)) throw new UsageError(`${flag} must be one of ${WEIGHT_PRECISIONS.join(', ')}, got "${given}"`);
+  return value;
+}
+
 export async function withModel<T>(v: Record<string, unknown>, run: (model: LoadedModel, files: ModelFiles) => Promise<T>, opts: SessionOptions = {}): Promise<T> {
-  const precision = opts.precision ?? ((optionalString(v, 'precision') ?? 'auto') as WeightPrecision);
-  if (!['auto', 'f16', 'f32'].includes(precision)) throw new UsageError(`--precision must be auto, f16 or f32, got "${precision}"`);
+  const precision = opts.precision ?? baseWeightsArg(v);
   const source = { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') };
   const files = resolveFiles(required(v, 'model'), '--model', source);
   const adapterSpec = optionalString(v, 'adapter');

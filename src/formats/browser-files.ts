@@ -1,7 +1,10 @@
 // Browser: the files a user dropped or picked (a folder drop gives webkitRelativePath like
-// "SmolLM2-135M/config.json"). Files are read by range through Blob.slice, never whole.
+// "SmolLM2-135M/config.json"), or one GGUF model file. Files are read by range through Blob.slice,
+// never whole.
 
 import type { ByteSource, ModelFiles } from './byte-source.ts';
+import { FormatError } from './errors.ts';
+import { ggufModelFiles } from './gguf-model.ts';
 
 function fileSource(name: string, file: File): ByteSource {
   return {
@@ -44,4 +47,20 @@ export function droppedFiles(files: File[], name = 'dropped files'): ModelFiles 
       return hit ? fileSource(hit.path, hit.file) : null;
     },
   };
+}
+
+/**
+ * A dropped model: a Hugging Face folder's files, or one .gguf file (with, beside it, a
+ * tokenizer.json to use instead of the one its metadata makes). Several .gguf files are refused.
+ */
+export function droppedModelFiles(files: File[], name = 'dropped files'): ModelFiles {
+  const ggufs = files.filter((f) => f.name.toLowerCase().endsWith('.gguf'));
+  if (ggufs.length === 0) return droppedFiles(files, name);
+  if (ggufs.length > 1) {
+    throw new FormatError(name, `hold ${ggufs.length} GGUF models (${ggufs.map((f) => f.name).join(', ')}); drop one .gguf file, with its tokenizer.json if it has one`);
+  }
+  const gguf = ggufs[0]!;
+  const beside = droppedFiles(files.filter((f) => f !== gguf), name);
+  const src = fileSource(gguf.webkitRelativePath || gguf.name, gguf);
+  return ggufModelFiles({ name: gguf.name, open: async () => src }, beside);
 }

@@ -15,6 +15,11 @@ export interface ModelFiles {
   readonly name: string;
   /** The file, or null when the folder has no such file. */
   get(file: string): Promise<ByteSource | null>;
+  /**
+   * Set when the model is one GGUF file (formats/gguf-model.ts): its weights and config come from
+   * it. A function, since the file may first have to be found or fetched (a hub repo's GGUF).
+   */
+  readonly gguf?: () => Promise<ByteSource>;
 }
 
 export function bytesSource(name: string, bytes: Uint8Array): ByteSource {

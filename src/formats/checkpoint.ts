@@ -4,21 +4,33 @@
 
 import type { ByteSource, ModelFiles } from './byte-source.ts';
 import { readText } from './byte-source.ts';
+import { dequantizeRow } from '../quant/dequantize.ts';
+import { isQuantType, type QuantType } from '../quant/ggml-types.ts';
+import { toFloat32, type FloatDtype } from './dtype.ts';
 import { FormatError, TensorError } from './errors.ts';
+import { ggufCheckpoint, openGgufModel } from './gguf-model.ts';
+import { permuteRotaryRows } from './gguf-lora.ts';
 import { readSafetensorsHeader } from './safetensors.ts';
-import type { StDtype, StTensorInfo } from './safetensors.ts';
+import type { StDtype } from './safetensors.ts';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
 
 export interface CheckpointTensor {
+  /** transformers' name, e.g. "model.layers.0.self_attn.q_proj.weight". */
   name: string;
-  dtype: StDtype;
+  /** A safetensors dtype, or a ggml block format (a GGUF model's quantized tensors). */
+  dtype: StDtype | QuantType;
   shape: number[];
   /** The weight file holding it, as named in the model folder. */
   file: string;
   source: ByteSource;
-  info: StTensorInfo;
+  info: { byteOffset: number; byteLength: number };
+  /**
+   * Stored in llama.cpp's rotary row order over this many heads (a GGUF llama's q/k): reading
+   * restores the Hugging Face order, whole rows at a time, whatever the dtype.
+   */
+  rotaryHeads?: number;
 }
 
 export interface Checkpoint {
@@ -30,6 +42,7 @@ export interface Checkpoint {
 }
 
 export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
+  if (files.gguf) return ggufCheckpoint(await openGgufModel(await files.gguf()));
   const single = await files.get(SINGLE_FILE);
   if (single) {
     const ckpt: Checkpoint = { files: [], tensors: new Map(), totalBytes: 0 };
@@ -46,14 +59,24 @@ export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
   return openSharded(files, index);
 }
 
-/** Raw little-endian bytes of one tensor. */
+/** Raw little-endian bytes of one tensor, rows in the Hugging Face order. */
 export async function readTensorBytes(t: CheckpointTensor): Promise<Uint8Array> {
   try {
-    return await t.source.read(t.info.byteOffset, t.info.byteLength);
+    const raw = await t.source.read(t.info.byteOffset, t.info.byteLength);
+    if (!t.rotaryHeads) return raw;
+    const rows = t.shape[0]!;
+    return permuteRotaryRows(raw, rows, raw.byteLength / rows, t.rotaryHeads, true);
   } catch (e) {
     if (e instanceof FormatError) throw e;
     throw new TensorError(t.source.name, t.name, `could not be read (${(e as Error).message}); the file may have changed since it was opened`);
   }
+}
+
+/** One tensor's values in f32: float dtypes widened, block formats dequantized as ggml does. */
+export async function readTensorF32(t: CheckpointTensor): Promise<Float32Array> {
+  const raw = await readTensorBytes(t);
+  if (isQuantType(t.dtype)) return dequantizeRow(t.dtype, raw, t.shape.reduce((a, b) => a * b, 1));
+  return toFloat32(t.dtype as FloatDtype, raw);
 }
 
 async function openSharded(files: ModelFiles, index: ByteSource): Promise<Checkpoint> {
@@ -104,7 +127,7 @@ async function addShard(ckpt: Checkpoint, file: string, src: ByteSource): Promis
         `is also in "${prev.file}"; a tensor must be stored in exactly one shard, the download mixes two checkpoints`,
       );
     }
-    ckpt.tensors.set(info.name, { name: info.name, dtype: info.dtype, shape: info.shape, file, source: src, info });
+    ckpt.tensors.set(info.name, { name: info.name, dtype: info.dtype, shape: info.shape, file, source: src, info: { byteOffset: info.byteOffset, byteLength: info.byteLength } });
     ckpt.totalBytes += info.byteLength;
   }
   ckpt.files.push(file);

@@ -41,13 +41,14 @@ function permuteHeads(cfg: ModelConfig, module: LinearModule): number | null {
 /**
  * Rows of a [rows, cols] matrix reordered as llama.cpp's converter does:
  * w.reshape(nHead, 2, rows/nHead/2, cols).swapaxes(1, 2).reshape(rows, cols), i.e. within each head
- * the two rotary halves are interleaved. `inverse` undoes it.
+ * the two rotary halves are interleaved. `inverse` undoes it. Rows are moved whole, so this works on
+ * floats and on a quantized matrix's raw bytes alike (`cols` = bytes per row there).
  */
-export function permuteRotaryRows(src: Float32Array, rows: number, cols: number, nHead: number, inverse = false): Float32Array {
+export function permuteRotaryRows<T extends Float32Array | Uint8Array>(src: T, rows: number, cols: number, nHead: number, inverse = false): T {
   if (rows % (2 * nHead) !== 0) throw new Error(`cannot permute ${rows} rows over ${nHead} heads: rows must be a multiple of 2 * heads`);
   const perHead = rows / nHead;
   const half = perHead / 2;
-  const out = new Float32Array(src.length);
+  const out = (src instanceof Float32Array ? new Float32Array(src.length) : new Uint8Array(src.length)) as T;
   for (let h = 0; h < nHead; h++) {
     for (let j = 0; j < half; j++) {
       for (let k = 0; k < 2; k++) {
@@ -182,13 +183,13 @@ export function ggufToLora(bytes: Uint8Array, cfg: ModelConfig, file = 'adapter.
       throw new TensorError(file, p.b.name, `has shape [${p.b.dims}]; with lora_a [${p.a.dims}] it must be [${out}, ${r}]`);
     }
     const heads = permuteHeads(cfg, p.module);
-    const bRaw = toFloat32(p.b.type, p.b.data);
+    const bRaw = toFloat32(p.b.type as FloatDtype, p.b.data);
     modules.set(name, {
       rank: r,
       inFeatures: inp,
       outFeatures: out,
       scaling: alpha ? alpha / r : 1,
-      a: toFloat32(p.a.type, p.a.data),
+      a: toFloat32(p.a.type as FloatDtype, p.a.data),
       b: heads === null ? bRaw : permuteRotaryRows(bRaw, out, r, heads, true),
     });
   }

@@ -1,11 +1,12 @@
-// GGUF v3, the file format of ggml / llama.cpp: a general writer and a validating reader.
-// Layout (little-endian): "GGUF", u32 version 3, u64 tensor count, u64 metadata count, the typed
+// GGUF v2/v3, the file format of ggml / llama.cpp: a general writer and a validating reader.
+// Layout (little-endian; v2 and v3 are the same there): "GGUF", u32 version, u64 tensor count, u64 metadata count, the typed
 // metadata key/values, the tensor infos (name, u32 n_dims, u64 ne[n_dims] = the numpy shape
 // REVERSED, u32 ggml type, u64 offset into the data section), zero padding up to the alignment,
 // then the data section, every tensor starting at a multiple of the alignment
 // (`general.alignment`, a UINT32, default 32).
 
-import { FLOAT_DTYPE_BYTES, type FloatDtype } from './dtype.ts';
+import { GGML_TYPES_BY_ID, type GgmlType, type GgmlTypeInfo, isQuantType, typeInfo } from '../quant/ggml-types.ts';
+import type { ByteSource } from './byte-source.ts';
 import { FormatError, TensorError } from './errors.ts';
 
 export type GgufScalarType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'bool' | 'string' | 'u64' | 'i64' | 'f64';
@@ -14,14 +15,14 @@ export type GgufScalar = number | bigint | boolean | string;
 /** A metadata value. Read back, u64/i64 are bigints, bool a boolean, string a string, the rest numbers. */
 export type GgufValue = { type: GgufScalarType; value: GgufScalar } | { type: 'array'; itemType: GgufScalarType; value: GgufScalar[] };
 
-/** ggml's tensor type ids for the float types tabtune writes. */
+/** ggml's tensor type ids for the float types. */
 export const GGML_TYPE = { F32: 0, F16: 1, BF16: 30 } as const;
 
 export interface GgufTensor {
   name: string;
   /** numpy / torch order, e.g. [rows, cols]; the file holds them reversed (ggml's ne). */
   dims: number[];
-  type: FloatDtype;
+  type: GgmlType;
   /** Little-endian bytes, exactly numel * itemsize. Read back, a view into the file's bytes. */
   data: Uint8Array;
 }
@@ -32,8 +33,31 @@ export interface GgufFile {
   tensors: GgufTensor[];
 }
 
+/** A tensor as the header describes it; its data is not read. */
+export interface GgufTensorInfo {
+  name: string;
+  dims: number[];
+  type: GgmlType;
+  /** Absolute byte offset of the data in the file. */
+  offset: number;
+  size: number;
+}
+
+export interface GgufHeader {
+  version: number;
+  metadata: Map<string, GgufValue>;
+  tensors: GgufTensorInfo[];
+  alignment: number;
+  /** Where the data section starts (tensor offsets are absolute, this is for writers that copy). */
+  dataStart: number;
+}
+
+/** Which tensor types a reader accepts: adapters hold floats only, models any type tabtune computes with. */
+export type GgufTypes = 'float' | 'compute';
+
 export const GGUF_MAGIC = 'GGUF';
 export const GGUF_VERSION = 3;
+const READABLE_VERSIONS = [2, 3];
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 /** ggml's GGML_MAX_DIMS. */
 const MAX_DIMS = 4;
@@ -52,17 +76,6 @@ const INT_RANGES: Record<'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32', [number, n
   i16: [-0x8000, 0x7fff],
   u32: [0, 0xffffffff],
   i32: [-0x80000000, 0x7fffffff],
-};
-
-const GGML_TYPE_BY_ID = new Map<number, FloatDtype>([
-  [GGML_TYPE.F32, 'F32'],
-  [GGML_TYPE.F16, 'F16'],
-  [GGML_TYPE.BF16, 'BF16'],
-]);
-/** Names of ggml types tabtune does not read, for error messages. */
-const OTHER_GGML_TYPES: Record<number, string> = {
-  2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K',
-  24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64',
 };
 
 const isPowerOfTwo = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -167,12 +180,17 @@ class Writer {
   }
 }
 
+/** A tensor as a streamed writer announces it: its data comes later. */
+export type GgufTensorSpec = Omit<GgufTensor, 'data'>;
+
 /**
- * A GGUF v3 file holding `metadata` (in the order given) and `tensors` (in the order given, each
- * at a multiple of `alignment`). When `alignment` is not the default 32, `general.alignment` is
- * added to the metadata unless present; if present it must be a u32 equal to `alignment`.
+ * The header of a GGUF v3 file holding `metadata` (in the order given) and `tensors` (in the order
+ * given, each at a multiple of `alignment`), padded up to where the data section starts. Each
+ * tensor's data must follow in order, each padded with zeros to the alignment (`ggufPadding`). When
+ * `alignment` is not the default 32, `general.alignment` is added to the metadata unless present; if
+ * present it must be a u32 equal to `alignment`.
  */
-export function writeGguf(metadata: [string, GgufValue][], tensors: GgufTensor[], alignment = GGUF_DEFAULT_ALIGNMENT): Uint8Array {
+export function ggufHeaderBytes(metadata: [string, GgufValue][], tensors: GgufTensorSpec[], alignment = GGUF_DEFAULT_ALIGNMENT): Uint8Array {
   if (!isPowerOfTwo(alignment)) throw new Error(`GGUF alignment must be a power of two, got ${alignment}`);
   const kvs = [...metadata];
   const keys = new Set<string>();
@@ -211,23 +229,42 @@ export function writeGguf(metadata: [string, GgufValue][], tensors: GgufTensor[]
     if (t.dims.length < 1 || t.dims.length > MAX_DIMS || t.dims.some((d) => !Number.isSafeInteger(d) || d < 0)) {
       throw new Error(`GGUF tensor "${t.name}": dims [${t.dims}] must be 1 to ${MAX_DIMS} non-negative integers`);
     }
-    const expected = t.dims.reduce((a, b) => a * b, 1) * FLOAT_DTYPE_BYTES[t.type];
-    if (t.data.byteLength !== expected) {
-      throw new Error(`GGUF tensor "${t.name}": ${t.data.byteLength} bytes given, dims [${t.dims}] of ${t.type} need ${expected}`);
-    }
+    const size = tensorBytes(t.type, t.dims);
+    if (size === null) throw new Error(`GGUF tensor "${t.name}": rows of ${t.dims.at(-1)} are not whole ${t.type} blocks of ${typeInfo(t.type).blockSize}`);
     w.string(t.name);
     w.u32(t.dims.length);
     for (let i = t.dims.length - 1; i >= 0; i--) w.u64(t.dims[i]!);
-    w.u32(GGML_TYPE[t.type]);
+    w.u32(typeInfo(t.type).id);
     w.u64(offset);
-    offset += padTo(expected, alignment);
+    offset += padTo(size, alignment);
   }
   w.pad(alignment);
-  for (const t of tensors) {
-    w.bytes(t.data);
-    w.pad(alignment);
-  }
   return w.finish();
+}
+
+/** Zero bytes that follow `size` bytes of tensor data up to the alignment. */
+export function ggufPadding(size: number, alignment = GGUF_DEFAULT_ALIGNMENT): Uint8Array {
+  return new Uint8Array(padTo(size, alignment) - size);
+}
+
+/** A whole GGUF v3 file in memory (adapters, tests); see ggufHeaderBytes for the layout rules. */
+export function writeGguf(metadata: [string, GgufValue][], tensors: GgufTensor[], alignment = GGUF_DEFAULT_ALIGNMENT): Uint8Array {
+  const header = ggufHeaderBytes(metadata, tensors, alignment);
+  const parts: Uint8Array[] = [header];
+  for (const t of tensors) {
+    const expected = tensorBytes(t.type, t.dims)!;
+    if (t.data.byteLength !== expected) {
+      throw new Error(`GGUF tensor "${t.name}": ${t.data.byteLength} bytes given, dims [${t.dims}] of ${t.type} need ${expected}`);
+    }
+    parts.push(t.data, ggufPadding(expected, alignment));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,25 +273,30 @@ export function writeGguf(metadata: [string, GgufValue][], tensors: GgufTensor[]
 class Reader {
   pos = 0;
   private readonly view: DataView;
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: every string is decoded on its own, and a token may well be U+FEFF itself.
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+  /** `bytes` is the file's first bytes (all of them, or a prefix of a `fileSize`-byte file). */
   constructor(
     readonly bytes: Uint8Array,
     readonly file: string,
+    readonly fileSize = bytes.byteLength,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
+  /** Bytes left in the whole file. */
   get remaining(): number {
-    return this.bytes.byteLength - this.pos;
+    return this.fileSize - this.pos;
   }
   fail(detail: string): never {
     throw new FormatError(this.file, detail);
   }
   need(n: number, what: string): void {
     if (n > this.remaining) {
-      this.fail(`is truncated: ${what} at byte ${this.pos} needs ${n} bytes, but the file ends at byte ${this.bytes.byteLength}`);
+      this.fail(`is truncated: ${what} at byte ${this.pos} needs ${n} bytes, but the file ends at byte ${this.fileSize}`);
     }
+    if (this.pos + n > this.bytes.byteLength) throw new NeedMoreBytes();
   }
   u32(what: string): number {
     this.need(4, what);
@@ -277,6 +319,7 @@ class Reader {
   }
   string(what: string): string {
     const len = this.u64(`length of ${what}`, this.remaining - 8, `more than the ${Math.max(0, this.remaining - 8)} bytes left in the file (is it truncated or corrupt?)`);
+    this.need(len, what);
     const b = this.bytes.subarray(this.pos, this.pos + len);
     const at = this.pos;
     this.pos += len;
@@ -330,14 +373,37 @@ class Reader {
   }
 }
 
+/** Thrown by the reader when the header runs past the prefix it was given: read more and retry. */
+class NeedMoreBytes extends Error {}
+
+/** Bytes of a tensor of `type` with numpy-order `dims`, or null when its rows are not whole blocks. */
+export function tensorBytes(type: GgmlType, dims: number[]): number | null {
+  const info = typeInfo(type);
+  const cols = dims.at(-1) ?? 1;
+  if (cols % info.blockSize !== 0) return null;
+  return (dims.reduce((a, b) => a * b, 1) / info.blockSize) * info.blockBytes;
+}
+
+function acceptedType(info: GgmlTypeInfo, types: GgufTypes): boolean {
+  if (info.name === 'F32' || info.name === 'F16' || info.name === 'BF16') return true;
+  return types === 'compute' && isQuantType(info.name);
+}
+
+function refusal(info: GgmlTypeInfo | undefined, id: number, at: number, types: GgufTypes): string {
+  const name = info ? ` (${info.name})` : '';
+  if (types === 'float') return `has ggml type ${id}${name} at byte ${at}; only F32, F16 and BF16 are supported`;
+  return `has ggml type ${id}${name} at byte ${at}, which tabtune does not compute with; it reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q2_K .. Q6_K (every type of llama.cpp's Q2_K .. Q8_0 files and their _S/_M/_L mixes): use a file in one of those, e.g. Q4_K_M`;
+}
+
 /**
- * Parses and validates a GGUF v3 file: magic, version, counts, value types, tensor infos (unique
- * names, 1-4 dims, F32/F16/BF16 only), alignment, and that every tensor's offset is the one
- * llama.cpp expects (packed in order, each padded to the alignment) and its data lies inside the file.
- * Errors are FormatError (TensorError for a tensor at fault) naming `file`.
+ * Parses and validates a GGUF v2/v3 header from the first bytes of a `fileSize`-byte file: magic,
+ * version, counts, value types, tensor infos (unique names, 1-4 dims, accepted types, rows of whole
+ * blocks), alignment, and that every tensor's offset is the one llama.cpp expects (packed in order,
+ * each padded to the alignment) and its data lies inside the file. Throws NeedMoreBytes when the
+ * header is longer than `bytes`. Errors are FormatError (TensorError for a tensor at fault) naming `file`.
  */
-export function readGguf(bytes: Uint8Array, file = 'adapter.gguf'): GgufFile {
-  const r: Reader = new Reader(bytes, file); // annotated, so that r.fail() narrows types
+function parseHeader(bytes: Uint8Array, fileSize: number, file: string, types: GgufTypes): GgufHeader {
+  const r: Reader = new Reader(bytes, file, fileSize); // annotated, so that r.fail() narrows types
   r.need(4, 'the magic "GGUF"');
   const magic = bytes.subarray(0, 4);
   if (String.fromCharCode(...magic) !== GGUF_MAGIC) {
@@ -345,8 +411,8 @@ export function readGguf(bytes: Uint8Array, file = 'adapter.gguf'): GgufFile {
   }
   r.pos = 4;
   const version = r.u32('the version');
-  if (version !== GGUF_VERSION) {
-    r.fail(`is GGUF version ${version}; only version ${GGUF_VERSION} is supported${version === 1 || version === 2 ? ' (re-convert it with a current llama.cpp)' : ''}`);
+  if (!READABLE_VERSIONS.includes(version)) {
+    r.fail(`is GGUF version ${version}; versions 2 and 3 are supported${version === 1 ? ' (re-convert it with a current llama.cpp)' : ''}`);
   }
   // Each tensor info takes at least 8 (name length) + 4 (n_dims) + 4 (type) + 8 (offset) bytes;
   // each key/value at least 8 (key length) + 4 (type) + 1 (value).
@@ -379,14 +445,7 @@ export function readGguf(bytes: Uint8Array, file = 'adapter.gguf'): GgufFile {
     alignment = al.value as number;
   }
 
-  interface Info {
-    name: string;
-    dims: number[];
-    type: FloatDtype;
-    offset: number;
-    size: number;
-  }
-  const infos: Info[] = [];
+  const infos: GgufTensorInfo[] = [];
   const names = new Set<string>();
   let expectedOffset = 0;
   for (let i = 0; i < nTensors; i++) {
@@ -401,37 +460,62 @@ export function readGguf(bytes: Uint8Array, file = 'adapter.gguf'): GgufFile {
     }
     const typeAt = r.pos;
     const typeId = r.u32(`the type of tensor "${name}"`);
-    const type = GGML_TYPE_BY_ID.get(typeId);
-    if (!type) {
-      const known = OTHER_GGML_TYPES[typeId];
-      throw new TensorError(file, name, `has ggml type ${typeId}${known ? ` (${known})` : ''} at byte ${typeAt}; only F32, F16 and BF16 are supported`);
-    }
+    const info = GGML_TYPES_BY_ID.get(typeId);
+    if (!info || !acceptedType(info, types)) throw new TensorError(file, name, refusal(info, typeId, typeAt, types));
+    const type = info.name as GgmlType;
     const offset = r.u64(`the data offset of tensor "${name}"`, Number.MAX_SAFE_INTEGER, 'too large');
-    let numel = 1;
-    for (const n of ne) numel *= n;
-    const size = numel * FLOAT_DTYPE_BYTES[type];
-    if (!Number.isSafeInteger(size) || size > bytes.byteLength) {
-      throw new TensorError(file, name, `has dims [${[...ne].reverse()}] of ${type} (${size} bytes), larger than the whole file (${bytes.byteLength} bytes)`);
+    const dims = [...ne].reverse();
+    const size = tensorBytes(type, dims);
+    if (size === null) {
+      throw new TensorError(file, name, `has rows of ${ne[0]} values, not a multiple of the ${type} block size ${info.blockSize}; the file is corrupt`);
+    }
+    if (!Number.isSafeInteger(size) || size > fileSize) {
+      throw new TensorError(file, name, `has dims [${dims}] of ${type} (${size} bytes), larger than the whole file (${fileSize} bytes)`);
     }
     if (offset % alignment !== 0) throw new TensorError(file, name, `has data offset ${offset}, not a multiple of the alignment ${alignment}`);
     if (offset !== expectedOffset) {
       throw new TensorError(file, name, `has data offset ${offset}, expected ${expectedOffset} (tensors must be packed in order, each padded to ${alignment} bytes)`);
     }
     expectedOffset += padTo(size, alignment);
-    infos.push({ name, dims: ne.reverse(), type, offset, size });
+    infos.push({ name, dims, type, offset, size });
   }
 
   const dataStart = padTo(r.pos, alignment);
-  if (dataStart > bytes.byteLength && infos.length > 0) {
-    r.fail(`is truncated: the tensor data section should start at byte ${dataStart}, but the file ends at byte ${bytes.byteLength}`);
+  if (dataStart > fileSize && infos.length > 0) {
+    r.fail(`is truncated: the tensor data section should start at byte ${dataStart}, but the file ends at byte ${fileSize}`);
   }
-  const tensors: GgufTensor[] = infos.map((t) => {
-    const begin = dataStart + t.offset;
-    const end = begin + t.size;
-    if (end > bytes.byteLength) {
-      throw new TensorError(file, t.name, `needs bytes ${begin} .. ${end} (${t.size} bytes of ${t.type}), but the file ends at byte ${bytes.byteLength}: it is truncated`);
+  for (const t of infos) {
+    t.offset += dataStart;
+    const end = t.offset + t.size;
+    if (end > fileSize) {
+      throw new TensorError(file, t.name, `needs bytes ${t.offset} .. ${end} (${t.size} bytes of ${t.type}), but the file ends at byte ${fileSize}: it is truncated`);
     }
-    return { name: t.name, dims: t.dims, type: t.type, data: bytes.subarray(begin, end) };
-  });
-  return { version, metadata, tensors };
+  }
+  return { version, metadata, tensors: infos, alignment, dataStart };
+}
+
+/**
+ * Parses and validates a whole GGUF file held in memory (an adapter: float tensors only unless
+ * `types` says otherwise); tensors are views into `bytes`.
+ */
+export function readGguf(bytes: Uint8Array, file = 'adapter.gguf', types: GgufTypes = 'float'): GgufFile {
+  const h = parseHeader(bytes, bytes.byteLength, file, types);
+  const tensors = h.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: bytes.subarray(t.offset, t.offset + t.size) }));
+  return { version: h.version, metadata: h.metadata, tensors };
+}
+
+/**
+ * Reads and validates the header of a GGUF file of any size, fetching only as many of its first
+ * bytes as the header takes (a tokenizer's metadata can be megabytes; the tensors are not read).
+ */
+export async function readGgufHeader(src: ByteSource, types: GgufTypes = 'compute'): Promise<GgufHeader> {
+  let length = Math.min(src.size, 1 << 20);
+  for (;;) {
+    try {
+      return parseHeader(await src.read(0, length), src.size, src.name, types);
+    } catch (e) {
+      if (!(e instanceof NeedMoreBytes) || length >= src.size) throw e;
+      length = Math.min(src.size, length * 4);
+    }
+  }
 }

@@ -76,6 +76,12 @@ export function hubUrl(o: HubOptions, file: string): string {
   return `${base}/${encodePath(o.repo)}/resolve/${revision}/${encodePath(file)}`;
 }
 
+/** The hub's listing of a repo's files at a revision, with sizes (one page; see hub-tree.ts). */
+export function hubTreeUrl(o: HubOptions): string {
+  const base = (o.hubBase ?? DEFAULT_HUB_BASE).replace(/\/+$/, '');
+  return `${base}/api/models/${encodePath(o.repo)}/tree/${encodeURIComponent(o.revision ?? 'main')}?recursive=true`;
+}
+
 /** Hugging Face's rules for repo ids (huggingface_hub validate_repo_id), with the owner required. */
 export function isRepoId(s: string): boolean {
   if (s.length > 200 || s.includes('--') || s.includes('..') || s.endsWith('.git')) return false;

@@ -14,10 +14,11 @@ import type { LoraModuleWeights, LoraWeights } from '../lora/adapter.ts';
 import { padRank } from '../lora/gpu-lora.ts';
 import type { ModelFiles } from './byte-source.ts';
 import { readText } from './byte-source.ts';
-import { type CheckpointTensor, INDEX_FILE, openCheckpoint, readTensorBytes, SINGLE_FILE } from './checkpoint.ts';
-import { type FloatDtype, fromFloat32, toFloat32 } from './dtype.ts';
+import { isQuantType } from '../quant/ggml-types.ts';
+import { type CheckpointTensor, INDEX_FILE, openCheckpoint, readTensorBytes, readTensorF32, SINGLE_FILE } from './checkpoint.ts';
+import { type FloatDtype, fromFloat32 } from './dtype.ts';
 import { FormatError, TensorError } from './errors.ts';
-import { ST_DTYPE_BYTES } from './safetensors.ts';
+import { ST_DTYPE_BYTES, type StDtype } from './safetensors.ts';
 import { safetensorsHeader, type TensorEntry } from './safetensors-write.ts';
 
 export interface MergeOptions {
@@ -66,7 +67,7 @@ const METADATA = { format: 'pt' };
 interface PlannedTensor {
   tensor: CheckpointTensor;
   /** Output dtype. */
-  dtype: CheckpointTensor['dtype'];
+  dtype: StDtype;
   bytes: number;
   lora?: LoraModuleWeights;
 }
@@ -149,14 +150,15 @@ export async function mergeToMemory(gpu: Gpu, base: ModelFiles, lora: LoraWeight
 // ---------------------------------------------------------------------------------------------
 // Planning: output dtype and size of every tensor, the adapter matched to its weights, shards.
 
-function planTensors(tensors: Map<string, CheckpointTensor>, lora: LoraWeights, dtype: FloatDtype | undefined): PlannedTensor[] {
+/** Each adapted weight's LoRA module by tensor name, checked against the checkpoint's shapes. */
+export function matchLora(tensors: Map<string, CheckpointTensor>, lora: LoraWeights): Map<string, LoraModuleWeights> {
   const byWeight = new Map<string, LoraModuleWeights>();
   for (const [module, m] of lora.modules) {
     const name = `${module}.weight`;
     const t = tensors.get(name);
     const where = 'the LoRA adapter';
     if (!t) throw new TensorError(where, name, `is adapted by the LoRA, but the base checkpoint has no such tensor; the adapter was trained on another model`);
-    if (!FLOAT.has(t.dtype)) throw new TensorError(t.file, name, `has dtype ${t.dtype}; only F32, F16 and BF16 weights can be merged`);
+    if (!FLOAT.has(t.dtype) && !isQuantType(t.dtype)) throw new TensorError(t.file, name, `has dtype ${t.dtype}; only float and ggml block-format weights can be merged`);
     const [out, inp] = t.shape;
     if (t.shape.length !== 2 || out !== m.outFeatures || inp !== m.inFeatures) {
       throw new TensorError(
@@ -170,10 +172,17 @@ function planTensors(tensors: Map<string, CheckpointTensor>, lora: LoraWeights, 
     }
     byWeight.set(name, m);
   }
+  return byWeight;
+}
+
+function planTensors(tensors: Map<string, CheckpointTensor>, lora: LoraWeights, dtype: FloatDtype | undefined): PlannedTensor[] {
+  const byWeight = matchLora(tensors, lora);
   const plan: PlannedTensor[] = [];
   for (const t of tensors.values()) {
-    if (!WRITABLE.has(t.dtype)) throw new TensorError(t.file, t.name, `has dtype ${t.dtype}, which the merged checkpoint cannot be written with (supported: ${[...WRITABLE].join(', ')})`);
-    const outDtype = dtype && FLOAT.has(t.dtype) ? dtype : t.dtype;
+    // A GGUF base's block formats are written dequantized, in bf16 unless a dtype is asked for.
+    const quant = isQuantType(t.dtype);
+    if (!WRITABLE.has(t.dtype) && !quant) throw new TensorError(t.file, t.name, `has dtype ${t.dtype}, which the merged checkpoint cannot be written with (supported: ${[...WRITABLE].join(', ')})`);
+    const outDtype: StDtype = quant ? (dtype ?? 'BF16') : dtype && FLOAT.has(t.dtype) ? dtype : (t.dtype as StDtype);
     const numel = t.shape.reduce((a, b) => a * b, 1);
     const lm = byWeight.get(t.name);
     plan.push({ tensor: t, dtype: outDtype, bytes: numel * ST_DTYPE_BYTES[outDtype], ...(lm ? { lora: lm } : {}) });
@@ -239,17 +248,21 @@ function updatedConfig(text: string, file: string, dtype: FloatDtype | undefined
 // ---------------------------------------------------------------------------------------------
 // Producing one tensor's bytes.
 
-async function copiedTensor(t: CheckpointTensor, dtype: CheckpointTensor['dtype']): Promise<Uint8Array> {
-  const raw = await readTensorBytes(t);
-  if (dtype === t.dtype) return raw;
-  return fromFloat32(dtype as FloatDtype, toFloat32(t.dtype as FloatDtype, raw));
+async function copiedTensor(t: CheckpointTensor, dtype: StDtype): Promise<Uint8Array> {
+  if (dtype === t.dtype) return readTensorBytes(t);
+  return fromFloat32(dtype as FloatDtype, await readTensorF32(t));
 }
 
 /** W + scaling * B @ A in f32 on the GPU, cast once to `dtype`. */
 async function mergedTensor(gpu: Gpu, t: CheckpointTensor, m: LoraModuleWeights, dtype: FloatDtype): Promise<Uint8Array> {
+  return fromFloat32(dtype, await mergedF32(gpu, t, m));
+}
+
+/** W + scaling * B @ A in f32 on the GPU, W dequantized when stored in a block format: [out, in]. */
+export async function mergedF32(gpu: Gpu, t: CheckpointTensor, m: LoraModuleWeights): Promise<Float32Array> {
   const { rank: r, inFeatures: inp, outFeatures: out } = m;
   const r4 = padRank(r);
-  const w = toFloat32(t.dtype as FloatDtype, await readTensorBytes(t)); // [out, in]
+  const w = await readTensorF32(t); // [out, in]
   // A^T: [in, r4], the matmul's "W" (rows = N = in, K = r4); padding columns stay zero.
   const at = new Float32Array(inp * r4);
   for (let k = 0; k < r; k++) for (let i = 0; i < inp; i++) at[i * r4 + k] = m.a[k * inp + i]!;
@@ -277,5 +290,5 @@ async function mergedTensor(gpu: Gpu, t: CheckpointTensor, m: LoraModuleWeights,
   } finally {
     destroyMatrix(gpu, aT);
   }
-  return fromFloat32(dtype, w);
+  return w;
 }

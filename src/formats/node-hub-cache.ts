@@ -54,7 +54,13 @@ async function downloadTo(o: HubOptions, file: string, target: string): Promise<
   return true;
 }
 
-export function cachedHubFiles(o: HubOptions & { cacheDir: string }): ModelFiles {
+/** A repo's files through the disk cache; `cached` looks without downloading. */
+export interface CachedHubFiles extends ModelFiles {
+  /** The file when an earlier run downloaded it, else null (nothing is fetched). */
+  cached(file: string): Promise<ByteSource | null>;
+}
+
+export function cachedHubFiles(o: HubOptions & { cacheDir: string }): CachedHubFiles {
   const revision = o.revision ?? 'main';
   const repoDir = join(o.cacheDir, segments('repo id', o.repo).join('--'), ...segments('revision', revision));
   const pending = new Map<string, Promise<ByteSource | null>>();
@@ -67,6 +73,10 @@ export function cachedHubFiles(o: HubOptions & { cacheDir: string }): ModelFiles
 
   return {
     name: revision === 'main' ? o.repo : `${o.repo}@${revision}`,
+    async cached(file) {
+      const target = join(repoDir, ...segments('file name', file));
+      return (await isFile(target)) ? nodeFileSource(target) : null;
+    },
     get(file) {
       let p = pending.get(file);
       if (!p) {

@@ -1,7 +1,8 @@
 // out[t, :] = W[ids[t], :]  (token embedding lookup), and its backward: dE[id, :] += sum of dx[t, :]
 // over the tokens t with that id (grouped on the CPU by embeddingGradPlan; no atomics).
 // Dimension key: T = tokens, V = vocab, H = hidden, U = distinct ids among the tokens.
-// ids: [T] u32   W: [V, H] GpuMatrix   out, dx: [T, H] f32   dE: [V, H] f32
+// ids: [T] u32   W: [V, H] GpuMatrix (any dtype; a block format is dequantized by its reader)
+// out, dx: [T, H] f32   dE: [V, H] f32
 
 import type { Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';

@@ -3,19 +3,22 @@
 // Dimension key: M = rows of X (tokens), K = in_features, N = out_features (rows of W).
 // X: [M, K] f32   W: [N, K] GpuMatrix   Y, dY: [M, ldy] f32   bias: [N] f32   dX: [M, K]   dW: [N, K] f32
 // Residual adds ride on `accumulate`, and LoRA's scaled B(Ax) on `lora`, in the product's epilogue
-// instead of separate passes over Y.
+// instead of separate passes over Y. W in a ggml block format is dequantized as the kernels read it
+// (matmul_quant.wgsl, matmul_input_grad_quant.wgsl).
 
 import type { Binding, Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
+import matmulQuantWgsl from '../../shaders/matmul_quant.wgsl?raw';
 import matmulLoraWgsl from '../../shaders/matmul_lora.wgsl?raw';
 import matmulLoraNoneWgsl from '../../shaders/matmul_lora_none.wgsl?raw';
 import matmulInputGradWgsl from '../../shaders/matmul_input_grad.wgsl?raw';
 import matmulInputGrad8Wgsl from '../../shaders/matmul_input_grad8.wgsl?raw';
+import matmulInputGradQuantWgsl from '../../shaders/matmul_input_grad_quant.wgsl?raw';
 import matmulDyF32Wgsl from '../../shaders/matmul_dy_f32.wgsl?raw';
 import matmulDyVec4Wgsl from '../../shaders/matmul_dy_vec4.wgsl?raw';
 import matmulWeightGradWgsl from '../../shaders/matmul_weight_grad.wgsl?raw';
-import { type GpuMatrix, WEIGHT_READER_8, weightReader } from './weights.ts';
+import { type GpuMatrix, isQuantDtype, WEIGHT_READER_8, weightReader } from './weights.ts';
 
 export interface MatmulArgs<Buf, Mat> {
   x: Buf;
@@ -43,7 +46,8 @@ export function matmulForward(rec: Recorder, a: MatmulArgs<GPUBuffer | Binding, 
   const reader = weightReader(rec.gpu, w.dtype, t.f16Packed);
   const pipeline = rec.gpu.pipelines.get({
     name: `matmul_${w.dtype}${w.dtype === 'f16' && !reader.f16 ? '_packed' : ''}${lora ? '_lora' : ''}`,
-    parts: [reader.part, lora ? matmulLoraWgsl : matmulLoraNoneWgsl, matmulWgsl],
+    // Block formats: the K loop steps by sub-blocks, decoding each row's scale once per sub-block.
+    parts: [reader.part, lora ? matmulLoraWgsl : matmulLoraNoneWgsl, isQuantDtype(w.dtype) ? matmulQuantWgsl : matmulWgsl],
     consts: { COLS4: t.cols / 4, WG_X: t.wgX, WG_Y: t.wgY },
     f16: reader.f16,
   });
@@ -73,7 +77,7 @@ export function matmulForward(rec: Recorder, a: MatmulArgs<GPUBuffer | Binding, 
   }
 }
 
-/** CPU twin in float64; `w` is the [N, K] matrix as the GPU sees it (after 16-bit rounding). */
+/** CPU twin in float64; `w` is the [N, K] matrix as the GPU sees it (after 16-bit rounding or dequantization). */
 export function matmulForwardCpu(a: MatmulArgs<Float64Array, { rows: number; cols: number; data: Float64Array }>): void {
   const { x, w, y, M } = a;
   const N = w.rows;
@@ -110,6 +114,8 @@ export interface MatmulInputGradArgs<Buf, Mat> {
   accumulate?: boolean;
   /** Row stride of dY (default N = w.rows). */
   ldy?: number;
+  /** Tests: take the 4-column kernel (load_w4) even when K % 8 == 0. */
+  narrow?: boolean;
 }
 
 /**
@@ -131,7 +137,7 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
   }
   // K % 8 == 0 (every real model): 8 columns per invocation, rows and workgroup from the device's
   // tuning. Otherwise 4 columns and 4 rows per invocation in 8x8 workgroups.
-  const wide = w.cols % 8 === 0;
+  const wide = w.cols % 8 === 0 && !a.narrow;
   const t = rec.gpu.tuning.matmul.inputGrad;
   const [cols, rows, wgX, wgY] = wide ? [8, t.rows, t.wgX, t.wgY] : [4, 4, 8, 8];
   const narrowReader = weightReader(rec.gpu, w.dtype);
@@ -142,7 +148,8 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
     return wide
       ? rec.gpu.pipelines.get({
           name: `matmul_input_grad8_${suffix}`,
-          parts: [WEIGHT_READER_8[w.dtype], dy, matmulInputGrad8Wgsl],
+          // Block formats: the reader's block and in-block group, fixed by the columns, leave the n loop.
+          parts: [WEIGHT_READER_8[w.dtype], dy, isQuantDtype(w.dtype) ? matmulInputGradQuantWgsl : matmulInputGrad8Wgsl],
           consts: { ROWS: rows, WG_X: wgX, WG_Y: wgY },
         })
       : rec.gpu.pipelines.get({ name: `matmul_input_grad_${suffix}`, parts: [narrowReader.part, dy, matmulInputGradWgsl], f16: narrowReader.f16 });
@@ -163,7 +170,7 @@ export function matmulInputGrad(rec: Recorder, a: MatmulInputGradArgs<GPUBuffer 
   });
 }
 
-/** CPU twin in float64; `w` is the [N, K] matrix as the GPU sees it (after 16-bit rounding). */
+/** CPU twin in float64; `w` is the [N, K] matrix as the GPU sees it (after 16-bit rounding or dequantization). */
 export function matmulInputGradCpu(a: MatmulInputGradArgs<Float64Array, CpuMatrix>): void {
   const { dy, w, dx, M } = a;
   const N = w.rows;

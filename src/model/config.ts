@@ -4,6 +4,7 @@
 
 import { readText, type ModelFiles } from '../formats/byte-source.ts';
 import { FormatError } from '../formats/errors.ts';
+import { openGgufModel } from '../formats/gguf-model.ts';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
 
@@ -47,6 +48,11 @@ export interface ModelConfig {
   torchDtype: string | null;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /**
+   * Divisors of RoPE's inverse frequencies, one per rotary pair [D/2], as a GGUF's rope_freqs.weight
+   * holds them (llama.cpp's form of Llama 3 scaling); when set they replace `ropeScaling`.
+   */
+  ropeFreqFactors?: number[];
 }
 
 const ARCHITECTURES: Record<string, Architecture> = {
@@ -232,6 +238,11 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
 
 /** Reads and parses a model folder's config.json; a folder without one is named, with a hint when it is an adapter. */
 export async function readModelConfig(files: ModelFiles): Promise<ModelConfig> {
+  if (files.gguf) {
+    const m = await openGgufModel(await files.gguf());
+    const cfg = parseModelConfig(JSON.stringify(m.config), `${m.source.name} (its metadata)`);
+    return m.ropeFreqFactors ? { ...cfg, ropeFreqFactors: m.ropeFreqFactors } : cfg;
+  }
   const src = await files.get('config.json');
   if (!src) {
     const adapter = (await files.get('adapter_config.json')) !== null;

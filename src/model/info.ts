@@ -11,8 +11,12 @@ export interface ModelInfo {
   layers: number;
   hiddenSize: number;
   vocabSize: number;
-  /** How frozen matrices are stored on the GPU. */
+  /** How frozen matrices are stored on the GPU (the embedding's dtype, when they differ). */
   weightDtype: string;
+  /** How many frozen matrices are stored in each GPU dtype, e.g. { Q4_K: 154, Q6_K: 29 }. */
+  weightDtypes: Partial<Record<string, number>>;
+  /** Loaded from one GGUF file (its config made from the metadata), not a Hugging Face folder. */
+  gguf: boolean;
   /** Checkpoint dtype as config.json states it. */
   checkpointDtype: string | null;
   weightBytes: number;
@@ -23,7 +27,7 @@ export interface ModelInfo {
   config: ModelConfig;
 }
 
-export function modelInfo(m: LoadedModel): ModelInfo {
+export function modelInfo(m: LoadedModel, o: { gguf?: boolean } = {}): ModelInfo {
   const params = modelParams(m.cfg);
   const parameters = params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   return {
@@ -34,6 +38,8 @@ export function modelInfo(m: LoadedModel): ModelInfo {
     hiddenSize: m.cfg.hiddenSize,
     vocabSize: m.cfg.vocabSize,
     weightDtype: m.weights.dtype,
+    weightDtypes: { ...m.weights.dtypes },
+    gguf: o.gguf ?? false,
     checkpointDtype: m.cfg.torchDtype,
     weightBytes: m.weights.bytes,
     maxPositions: m.maxPositions,

@@ -101,8 +101,14 @@ export async function rowLogits(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, ro
   const rec = new Recorder(gpu);
   const x = rec.temp(H * 4, STORAGE, 'last_row'); // [1, H]
   rec.copy(hidden, row * H * 4, x, 0, H * 4);
-  const logits = rec.temp(head.rows * 4, STORAGE, 'logits'); // [1, V]
-  matmulForward(rec, { x, w: head, y: logits, M: 1 });
-  rec.submit();
-  return new Float32Array(await readBuffer(gpu, logits, 0, head.rows * 4));
+  // Held until read back: a temp goes back to the pool at submit, and the read's own staging buffer
+  // could make the pool free it before the copy is encoded.
+  const logits = gpu.pool.acquire(head.rows * 4, STORAGE, 'logits'); // [1, V]
+  try {
+    matmulForward(rec, { x, w: head, y: logits, M: 1 });
+    rec.submit();
+    return new Float32Array(await readBuffer(gpu, logits, 0, head.rows * 4));
+  } finally {
+    gpu.pool.release(logits);
+  }
 }

@@ -8,6 +8,8 @@ export function ropeInvFreq(cfg: ModelConfig): Float64Array {
   const D = cfg.headDim;
   const inv = new Float64Array(D / 2);
   for (let j = 0; j < D / 2; j++) inv[j] = 1 / cfg.ropeTheta ** ((2 * j) / D);
+  // llama.cpp divides each pair's angle by its factor: theta = pos * inv_freq / factor.
+  if (cfg.ropeFreqFactors) return inv.map((f, j) => f / cfg.ropeFreqFactors![j]!);
   const s = cfg.ropeScaling;
   if (s.type !== 'llama3') return inv;
   const lowFreqWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;

@@ -13,6 +13,8 @@ export interface TextTokenizer {
   eosTokenIds: number[];
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
+  /** The vocabulary entry of an id as the tokenizer stores it (e.g. "Ġthe", "▁the"), or null for an unknown id. */
+  idToToken(id: number): string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -96,6 +98,9 @@ export async function loadTokenizer(
       const known = ids.filter((id) => Number.isInteger(id) && id >= 0 && id < vocabSize);
       if (known.length === 0) return '';
       return tok.decode(known, { skip_special_tokens: opts?.skipSpecialTokens ?? false });
+    },
+    idToToken(id) {
+      return tok.id_to_token(id) ?? null;
     },
   };
 }

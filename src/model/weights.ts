@@ -1,19 +1,27 @@
-// Moves a checkpoint's frozen weights onto the GPU: linear weights and embeddings in 16 bits
-// (f16, or bf16 kept as bits) unless f32 is asked for; norms and biases in f32 (they are tiny).
-// Everything is validated against the parameter table before the first allocation.
+// Moves a checkpoint's frozen weights onto the GPU. Linear weights and embeddings: 16 bits by
+// default (f16, or bf16 kept as bits), a GGUF's block formats kept as they are, or converted on load
+// to what `--base-weights` asks (f32, f16, bf16, or quantized to Q8_0 / Q4_0 / Q4_K tensor by
+// tensor, as bitsandbytes' load_in_4bit does, never the whole model in f32). Norms and biases in f32
+// (they are tiny). Everything is validated against the parameter table before the first allocation.
 
-import { type Checkpoint, type CheckpointTensor, readTensorBytes } from '../formats/checkpoint.ts';
+import { type Checkpoint, type CheckpointTensor, readTensorBytes, readTensorF32 } from '../formats/checkpoint.ts';
 import { fromFloat32, toFloat32, type FloatDtype } from '../formats/dtype.ts';
 import { TensorError } from '../formats/errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { DeviceLimitError } from '../gpu/errors.ts';
 import { uploadBuffer } from '../gpu/recorder.ts';
-import { type GpuMatrix, uploadMatrix, WEIGHT_BYTES, type WeightDtype } from '../kernels/weights.ts';
+import { type GpuMatrix, isQuantDtype, matrixBytes, uploadMatrix, type WeightDtype } from '../kernels/weights.ts';
+import { isQuantType, type QuantType, typeInfo } from '../quant/ggml-types.ts';
+import { quantizeRows } from '../quant/quantize.ts';
 import type { ModelConfig } from './config.ts';
 import { modelParams } from './params.ts';
 
-/** How frozen matrices are stored: 'auto' keeps bf16/f16 checkpoints as they are and stores f32 ones as f16. */
-export type WeightPrecision = 'auto' | 'f16' | 'f32';
+/**
+ * How frozen matrices are stored on the GPU. 'auto' keeps a GGUF's block formats and bf16/f16
+ * checkpoints as they are and stores f32 ones as f16; the others convert every matrix on load.
+ */
+export type WeightPrecision = 'auto' | 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k';
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['auto', 'f16', 'bf16', 'f32', 'q8_0', 'q4_0', 'q4_k'];
 
 export interface LinearWeights {
   w: GpuMatrix;
@@ -29,12 +37,15 @@ export interface ModelWeights {
   lmHead: GpuMatrix; // [V, H]; the same object as embed when tied
   /** Bytes the weights occupy on the GPU. */
   bytes: number;
+  /** The embedding's dtype (a mixed GGUF file holds several; `dtypes` counts them). */
   dtype: WeightDtype;
+  /** How many matrices are stored in each dtype. */
+  dtypes: Partial<Record<WeightDtype, number>>;
 }
 
 interface PlannedTensor {
   name: string;
-  tensor: CheckpointTensor;
+  tensor: CheckpointTensor | null;
   shape: number[];
   /** null: a vector kept in f32. */
   matrixDtype: WeightDtype | null;
@@ -42,38 +53,58 @@ interface PlannedTensor {
 }
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
-const ST_OF: Record<WeightDtype, FloatDtype> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
+const ST_OF: Record<string, FloatDtype> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
+const QUANT_OF: Record<string, QuantType> = { q8_0: 'Q8_0', q4_0: 'Q4_0', q4_k: 'Q4_K' };
 
-function matrixDtype(source: string, precision: WeightPrecision): WeightDtype {
-  if (precision === 'f32') return 'f32';
-  if (precision === 'f16') return 'f16';
-  return source === 'BF16' ? 'bf16' : 'f16';
+/**
+ * When rows are not whole blocks of the asked type, llama.cpp's quantizer falls back to a type with
+ * smaller blocks; so does tabtune: Q4_K -> Q4_1 (llama.cpp picks Q5_0; Q4_1 keeps a 4-bit base
+ * 4-bit, with Q4_K's per-block minimum) -> f16; Q8_0, Q4_0 -> f16.
+ */
+const FALLBACK: Partial<Record<QuantType, QuantType>> = { Q4_K: 'Q4_1' };
+
+/** The GPU dtype of a [rows, cols] matrix stored as `source` in the checkpoint. */
+export function matrixDtype(source: string, precision: WeightPrecision, cols: number): WeightDtype {
+  if (precision === 'auto') {
+    if (isQuantType(source)) return source;
+    return source === 'BF16' ? 'bf16' : 'f16';
+  }
+  let q: QuantType | undefined = QUANT_OF[precision];
+  if (!q) return precision as WeightDtype;
+  while (q && cols % typeInfo(q).blockSize !== 0) q = FALLBACK[q];
+  return q ?? 'f16';
 }
 
-/** Checks presence, shape and dtype of every tensor, and the total size, without allocating. */
-export function planWeights(cfg: ModelConfig, ckpt: Checkpoint, precision: WeightPrecision): { tensors: PlannedTensor[]; bytes: number } {
+/**
+ * Checks presence, shape and dtype of every tensor, and the total size, without allocating. With
+ * no checkpoint (a config.json alone: planning before a download), tensors are taken to be stored
+ * in the config's torch_dtype.
+ */
+export function planWeights(cfg: ModelConfig, ckpt: Checkpoint | null, precision: WeightPrecision): { tensors: PlannedTensor[]; bytes: number } {
   const tensors: PlannedTensor[] = [];
   let bytes = 0;
-  const where = [...new Set([...ckpt.tensors.values()].map((t) => t.source.name))].join(', ') || ckpt.files.join(', ') || 'the checkpoint';
+  const where = ckpt ? [...new Set([...ckpt.tensors.values()].map((t) => t.source.name))].join(', ') || ckpt.files.join(', ') || 'the checkpoint' : '';
   const specs = modelParams(cfg);
-  checkUnexpected(cfg, ckpt, new Set(specs.map((p) => p.name)));
+  if (ckpt) checkUnexpected(cfg, ckpt, new Set(specs.map((p) => p.name)));
+  const assumed = cfg.torchDtype === 'float32' ? 'F32' : cfg.torchDtype === 'float16' ? 'F16' : 'BF16';
   for (const spec of specs) {
-    const t = ckpt.tensors.get(spec.name);
-    if (!t) {
+    const t = ckpt ? ckpt.tensors.get(spec.name) : null;
+    if (ckpt && !t) {
       const hint = spec.name === 'lm_head.weight' ? ' (if the model reuses its embeddings as the output head, config.json must say "tie_word_embeddings": true)' : '';
       throw new TensorError(where, spec.name, `is missing; config.json describes a ${cfg.hfArchitecture} that needs it${hint}`);
     }
-    if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
+    if (t && (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i]))) {
       throw new TensorError(t.source.name, spec.name, `has shape [${t.shape.join(', ')}], but config.json implies [${spec.shape.join(', ')}]${shapeHint(spec.name)}; config.json and the weights do not belong together`);
     }
-    if (!FLOAT_DTYPES.has(t.dtype)) {
-      throw new TensorError(t.source.name, spec.name, `has dtype ${t.dtype}; supported: F32, F16, BF16`);
+    if (t && !FLOAT_DTYPES.has(t.dtype) && !isQuantType(t.dtype)) {
+      throw new TensorError(t.source.name, spec.name, `has dtype ${t.dtype}; supported: F32, F16, BF16 and ggml's Q2_K .. Q8_0 block formats`);
     }
-    const numel = spec.shape.reduce((a, b) => a * b, 1);
+    const source = t?.dtype ?? assumed;
     const isMatrix = spec.shape.length === 2;
-    const md = isMatrix ? matrixDtype(t.dtype, precision) : null;
-    const size = numel * (md ? WEIGHT_BYTES[md] : 4);
-    tensors.push({ name: spec.name, tensor: t, shape: spec.shape, matrixDtype: md, bytes: size });
+    if (!isMatrix && isQuantType(source)) throw new TensorError(t!.source.name, spec.name, `is a vector stored as ${source}; llama.cpp keeps vectors in F32, the file is corrupt`);
+    const md = isMatrix ? matrixDtype(source, precision, spec.shape[1]!) : null;
+    const size = md ? matrixBytes(md, spec.shape[0]!, spec.shape[1]!) : spec.shape.reduce((a, b) => a * b, 1) * 4;
+    tensors.push({ name: spec.name, tensor: t ?? null, shape: spec.shape, matrixDtype: md, bytes: size });
     bytes += size;
   }
   return { tensors, bytes };
@@ -123,6 +154,14 @@ export function firstNonFinite(dtype: FloatDtype, bytes: Uint8Array): number {
   return -1;
 }
 
+function checkFinite(t: CheckpointTensor, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      throw new TensorError(t.source.name, t.name, `holds ${values[i]} at element ${i}; model weights must be finite numbers, the file is corrupt (download it again)`);
+    }
+  }
+}
+
 async function checkedBytes(t: CheckpointTensor): Promise<Uint8Array> {
   const raw = await readTensorBytes(t);
   const bad = firstNonFinite(t.dtype as FloatDtype, raw);
@@ -133,9 +172,19 @@ async function checkedBytes(t: CheckpointTensor): Promise<Uint8Array> {
   return raw;
 }
 
-async function bytesAs(t: CheckpointTensor, target: FloatDtype): Promise<Uint8Array> {
+/** One matrix's bytes in `target`: kept as stored when it already is, else converted through f32. */
+async function matrixBytesAs(t: CheckpointTensor, target: WeightDtype, rows: number, cols: number): Promise<Uint8Array> {
+  if (isQuantType(t.dtype)) {
+    // Block formats are checked through their values: a non-finite f16 scale shows there.
+    const values = await readTensorF32(t);
+    checkFinite(t, values);
+    if (t.dtype === target) return readTensorBytes(t);
+    return isQuantDtype(target) ? quantizeRows(target, values, rows, cols) : fromFloat32(ST_OF[target]!, values);
+  }
   const raw = await checkedBytes(t);
-  return t.dtype === target ? raw : fromFloat32(target, toFloat32(t.dtype as FloatDtype, raw));
+  if (isQuantDtype(target)) return quantizeRows(target, toFloat32(t.dtype as FloatDtype, raw), rows, cols);
+  const st = ST_OF[target]!;
+  return t.dtype === st ? raw : fromFloat32(st, toFloat32(t.dtype as FloatDtype, raw));
 }
 
 export async function loadWeights(
@@ -147,19 +196,22 @@ export async function loadWeights(
   const precision = opts.precision ?? 'auto';
   const plan = planWeights(cfg, ckpt, precision);
   const budget = opts.memoryBudget ?? Infinity;
-  if (plan.bytes > budget) throw new DeviceLimitError(plan.bytes, budget, `Loading this model's weights (${precision === 'f32' ? 'f32' : '16-bit'})`);
+  if (plan.bytes > budget) throw new DeviceLimitError(plan.bytes, budget, `Loading this model's weights (${precision === 'auto' ? 'as stored' : precision})`);
 
   const linears = new Map<string, LinearWeights>();
   const vectors = new Map<string, GPUBuffer>();
   const matrices = new Map<string, GpuMatrix>();
+  const dtypes: Partial<Record<WeightDtype, number>> = {};
   let done = 0;
   for (const p of plan.tensors) {
+    const t = p.tensor!;
     if (p.matrixDtype) {
-      const bytes = await bytesAs(p.tensor, ST_OF[p.matrixDtype]);
       const [rows, cols] = p.shape as [number, number];
+      const bytes = await matrixBytesAs(t, p.matrixDtype, rows, cols);
       matrices.set(p.name, uploadMatrix(gpu, { dtype: p.matrixDtype, rows, cols, bytes, label: p.name }));
+      dtypes[p.matrixDtype] = (dtypes[p.matrixDtype] ?? 0) + 1;
     } else {
-      const values = toFloat32(p.tensor.dtype as FloatDtype, await checkedBytes(p.tensor));
+      const values = isQuantType(t.dtype) ? await readTensorF32(t) : toFloat32(t.dtype as FloatDtype, await checkedBytes(t));
       vectors.set(p.name, uploadBuffer(gpu, values, p.name));
     }
     done += p.bytes;
@@ -179,5 +231,6 @@ export async function loadWeights(
     lmHead: cfg.tieWordEmbeddings ? embed : matrices.get('lm_head.weight')!,
     bytes: plan.bytes,
     dtype: embed.dtype,
+    dtypes,
   };
 }

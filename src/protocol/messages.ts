@@ -8,12 +8,16 @@
 import type { AdapterSummary, Gpu } from '../gpu/device.ts';
 import type { KernelTuning } from '../gpu/tuning.ts';
 import type { ModelInfo } from '../model/info.ts';
+import type { WeightPrecision } from '../model/weights.ts';
 import type { DatasetFormat } from '../data/types.ts';
 import type { DatasetStats, PreviewSegment } from '../data/prepare.ts';
 import type { MaskMode } from '../data/tokenize.ts';
 import type { AdapterSummary as StoredAdapterSummary } from '../storage/types.ts';
 import type { HubProgress } from '../formats/hub-files.ts';
 import type { BenchReport, ScenarioName } from '../bench/report.ts';
+import type { HubEntry } from '../formats/hub-tree.ts';
+import type { HubGguf } from '../formats/hub-gguf.ts';
+import type { ModelPlan } from '../train/model-plan.ts';
 
 // ---- shared shapes ---------------------------------------------------------------------------------
 
@@ -37,9 +41,12 @@ export interface InitRequest {
 export type ModelSource =
   /** A folder served by the app itself (the bundled demo model). */
   | { kind: 'url'; baseUrl: string; name: string }
-  /** A Hugging Face repo id, fetched through {hubBase}/{repo}/resolve/{revision}/{file}. */
-  | { kind: 'hub'; repo: string; revision?: string; hubBase?: string }
-  /** Files the user dropped in: config.json, tokenizer files, safetensors (+ index). */
+  /**
+   * A Hugging Face repo id, fetched through {hubBase}/{repo}/resolve/{revision}/{file}. `gguf`: the
+   * path of one GGUF file in the repo to load (its tokenizer from the repo's tokenizer.json, if any).
+   */
+  | { kind: 'hub'; repo: string; revision?: string; hubBase?: string; gguf?: string }
+  /** Files the user dropped in: config.json, tokenizer files, safetensors (+ index); or one .gguf (and a tokenizer.json). */
   | { kind: 'files'; files: File[] };
 
 /** Load a base model onto the GPU, replacing the one loaded before. */
@@ -47,8 +54,8 @@ export interface LoadModelRequest {
   kind: 'loadModel';
   id: number;
   source: ModelSource;
-  /** Frozen weights on the GPU: 16-bit (default 'auto') or f32. */
-  precision?: 'auto' | 'f16' | 'f32';
+  /** Frozen weights on the GPU: as stored (default 'auto': a GGUF's block types, else 16-bit), or converted on load. */
+  precision?: WeightPrecision;
 }
 
 /**
@@ -190,8 +197,10 @@ export interface ExportMergedRequest {
   id: number;
   /** directory: the folder the user picked, the model goes into a new folder inside it. */
   target: { kind: 'directory'; handle: FileSystemDirectoryHandle } | { kind: 'zip' };
-  /** Output dtype of the weights (default: the base checkpoint's). */
+  /** Output dtype of the weights (default: the base checkpoint's). For 'gguf': the merged tensors' type. */
   dtype?: 'F32' | 'F16' | 'BF16';
+  /** hf (default): a Hugging Face folder; gguf: one GGUF file, from a GGUF base (untouched tensors kept as they are). */
+  format?: 'hf' | 'gguf';
 }
 
 /**
@@ -208,12 +217,37 @@ export interface BenchRequest {
   quick?: boolean;
 }
 
+/** A hub repo's files with their sizes, listed (the hub's tree API) before anything is downloaded. */
+export interface ListHubFilesRequest {
+  kind: 'listHubFiles';
+  id: number;
+  repo: string;
+  revision?: string;
+  hubBase?: string;
+}
+
+/**
+ * The GPU memory a training run on a hub model would need, before it is downloaded: from its
+ * config.json, or the picked GGUF's header read by HTTP range. Needs no GPU and no loaded model.
+ */
+export interface PlanModelRequest {
+  kind: 'planModel';
+  id: number;
+  source: Extract<ModelSource, { kind: 'hub' }>;
+  /** As for loadModel (default 'auto'). */
+  precision?: WeightPrecision;
+  settings: TrainSettings;
+  /** Bytes the device may use (the app's budget); null: fits is not judged. */
+  budget: number | null;
+}
+
 /**
  * Everything the worker understands. The engine's requests (load a model, train, generate, export)
  * are added here, each with its result type in `ResultOf` below and a case in worker/handler.ts.
  */
 export type Request = InitRequest | LoadModelRequest | GenerateRequest | EvaluateRequest | TrainRequest | InspectDatasetRequest | ExportAdapterRequest | ExportMergedRequest
-  | ResumeTrainingRequest | ControlTrainingRequest | UseAdapterRequest | ImportAdapterRequest | CancelRequest | BenchRequest;
+  | ResumeTrainingRequest | ControlTrainingRequest | UseAdapterRequest | ImportAdapterRequest | CancelRequest | BenchRequest
+  | ListHubFilesRequest | PlanModelRequest;
 
 export type RequestKind = Request['kind'];
 
@@ -313,8 +347,34 @@ export interface ExportMergedResult {
   /** Paths written, folder first. */
   files: string[];
   bytes: number;
-  /** The zip, for target 'zip' (a Blob the browser may keep on disk). */
+  /** The zip, for target 'zip' (a Blob the browser may keep on disk); a merged GGUF is this one file, not zipped. */
   zip?: Blob;
+}
+
+/** A hub repo's files, and its GGUF files as a user picks between them. */
+export interface HubFileList {
+  repo: string;
+  files: HubEntry[];
+  /** The .gguf files, by path, each with the quant type its name carries. */
+  ggufs: HubGguf[];
+  /** The repo is a Hugging Face model folder (config.json and safetensors weights). */
+  hasSafetensors: boolean;
+}
+
+/** What a hub model would need on the GPU to train with the given settings. */
+export interface PlanModelResult {
+  /** Terms in bytes, as `tabtune plan --json`; `weightDtypes` counts matrices per GPU dtype. */
+  plan: ModelPlan;
+  /** What was read: config.json (weights assumed in its torch_dtype), or the GGUF's header. */
+  from: 'config.json' | 'gguf header';
+  architecture: string;
+  parameters: number;
+  layers: number;
+  /** A GGUF's stored matrix types ({ Q4_K: 154, Q6_K: 29 }) and the type it was made as; null for config.json. */
+  storedTypes: Record<string, number> | null;
+  fileType: string | null;
+  /** Bytes fetched to make the plan (the header's, for a GGUF). */
+  bytesRead: number;
 }
 
 /** The object `tabtune bench --json` prints (src/bench/report.ts, documented in README.md). */
@@ -340,6 +400,8 @@ export interface ResultOf {
   generate: GenerateResult;
   evaluate: EvaluateResult;
   bench: BenchResult;
+  listHubFiles: HubFileList;
+  planModel: PlanModelResult;
 }
 
 // ---- replies ---------------------------------------------------------------------------------------

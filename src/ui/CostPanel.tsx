@@ -66,7 +66,7 @@ export function CostPanel() {
         </tbody>
       </table>
       <p className="muted">
-        LoRA keeps the base weights frozen in {model.weightDtype} and trains {ratio(est.lora.trainableParameters, est.full.trainableParameters)} of the
+        LoRA keeps the base weights frozen in {frozenTypes(model.weightDtypes, model.weightDtype)} and trains {ratio(est.lora.trainableParameters, est.full.trainableParameters)} of the
         parameters in f32; its adapter file (PEFT safetensors, f32) is {ratio(est.lora.fileBytes, est.full.fileBytes)} of the full
         checkpoint. Full fine-tuning trains every weight in f32 with its own gradient and two AdamW moments. Activations are for{' '}
         {settings.batchSize} × {est.seqLen} tokens a micro-batch
@@ -75,6 +75,12 @@ export function CostPanel() {
       </p>
     </section>
   );
+}
+
+/** "Q8_0", or "Q4_K (154), Q6_K (29)" for a GGUF that mixes types. */
+function frozenTypes(counts: Partial<Record<string, number>>, main: string): string {
+  const types = Object.entries(counts).filter(([, n]) => (n ?? 0) > 0);
+  return types.length > 1 ? types.map(([t, n]) => `${t} (${n})`).join(', ') : main;
 }
 
 function show(v: number | boolean, count?: boolean): string {

@@ -4,7 +4,7 @@
 // by tensor.
 
 import { useState } from 'react';
-import { appStore } from '../state/store.ts';
+import { appStore, useAppStore } from '../state/store.ts';
 import { formatBytes } from '../util/format.ts';
 import { useEngine } from './engine-context.ts';
 
@@ -22,6 +22,8 @@ function saveBlob(blob: Blob, fileName: string): void {
 export function DownloadButtons() {
   const engine = useEngine();
   const [merging, setMerging] = useState<string | null>(null);
+  // A GGUF base can also come back as one merged GGUF, its untouched tensors kept as they were.
+  const gguf = useAppStore((s) => s.model?.gguf === true);
   if (!engine) return null;
   const log = appStore.getState().addLog;
 
@@ -34,7 +36,7 @@ export function DownloadButtons() {
     }
   }
 
-  async function downloadMerged() {
+  async function downloadMerged(format: 'hf' | 'gguf') {
     const picker = (window as unknown as { showDirectoryPicker?: DirectoryPicker }).showDirectoryPicker;
     let handle: FileSystemDirectoryHandle | null = null;
     if (picker) {
@@ -48,7 +50,7 @@ export function DownloadButtons() {
     setMerging('merging: 0%');
     try {
       const r = await engine!.request<'exportMerged'>(
-        { kind: 'exportMerged', target: handle ? { kind: 'directory', handle } : { kind: 'zip' } },
+        { kind: 'exportMerged', format, target: handle ? { kind: 'directory', handle } : { kind: 'zip' } },
         (p) => setMerging(p.message),
       );
       if (r.zip) saveBlob(r.zip, r.name);
@@ -69,9 +71,14 @@ export function DownloadButtons() {
       <button type="button" onClick={() => void downloadAdapter('gguf')} data-testid="download-gguf">
         Download GGUF LoRA
       </button>
-      <button type="button" disabled={busy} onClick={() => void downloadMerged()} data-testid="download-merged">
+      <button type="button" disabled={busy} onClick={() => void downloadMerged('hf')} data-testid="download-merged">
         Download merged model
       </button>
+      {gguf && (
+        <button type="button" disabled={busy} onClick={() => void downloadMerged('gguf')} data-testid="download-merged-gguf">
+          Download merged GGUF
+        </button>
+      )}
       {merging && (
         <span className="muted" data-testid="merge-status">
           {merging}

@@ -1,15 +1,21 @@
-// A region that takes one dropped file, highlighted while a file is dragged over it.
+// A region that takes dropped files (the first one, or all of them), highlighted while files are
+// dragged over it.
 
 import { type DragEvent, type ReactNode, useState } from 'react';
 
 interface DropZoneProps {
   label: string;
   disabled?: boolean;
-  onFile(file: File): void;
+  /** The first dropped file (a dataset). */
+  onFile?(file: File): void;
+  /** Every dropped file (a model: a .gguf with its tokenizer.json, or a folder's files). */
+  onFiles?(files: File[]): void;
+  /** Default "drop-zone". */
+  testId?: string;
   children: ReactNode;
 }
 
-export function DropZone({ label, disabled = false, onFile, children }: DropZoneProps) {
+export function DropZone({ label, disabled = false, onFile, onFiles, testId = 'drop-zone', children }: DropZoneProps) {
   const [over, setOver] = useState(false);
 
   function accept(e: DragEvent<HTMLElement>) {
@@ -24,7 +30,7 @@ export function DropZone({ label, disabled = false, onFile, children }: DropZone
       role="region"
       aria-label={label}
       className={`drop-zone${over ? ' drop-zone--over' : ''}`}
-      data-testid="drop-zone"
+      data-testid={testId}
       data-dragging={over}
       onDragEnter={accept}
       onDragOver={accept}
@@ -35,8 +41,10 @@ export function DropZone({ label, disabled = false, onFile, children }: DropZone
       onDrop={(e) => {
         e.preventDefault();
         setOver(false);
-        const file = e.dataTransfer.files[0];
-        if (file && !disabled) onFile(file);
+        const files = [...e.dataTransfer.files];
+        if (disabled || files.length === 0) return;
+        if (onFiles) onFiles(files);
+        else onFile?.(files[0]!);
       }}
     >
       {children}

@@ -1,15 +1,24 @@
-// The base model: the bundled demo (default, offline), a Hugging Face repo id (downloaded with a
-// progress bar and kept in the browser's model cache), or dropped files.
+// The base model: the bundled demo (default, offline), a Hugging Face repo id (its files listed and
+// the training plan shown first, a GGUF file picked when it has them, then downloaded with a progress
+// bar and kept in the browser's model cache), or dropped files (a folder's, or one .gguf).
 
 import { useState } from 'react';
+import { describeTypeCounts } from '../formats/gguf-quant.ts';
 import { DEFAULT_HUB_BASE, isRepoId } from '../formats/hub-files.ts';
-import type { DownloadProgress } from '../protocol/messages.ts';
+import type { WeightPrecision } from '../model/weights.ts';
+import type { DownloadProgress, ModelSource } from '../protocol/messages.ts';
 import { useAppStore } from '../state/store.ts';
 import { downloadText, sizeText } from '../util/download-text.ts';
 import { demoModelSource } from './demo.ts';
 import { useEngine } from './engine-context.ts';
 import { formatBytes } from '../util/format.ts';
+import { DropZone } from './DropZone.tsx';
+import { HubFilePicker } from './HubFilePicker.tsx';
 import { cancelModelLoad, loadBaseModel } from './load-model.ts';
+import { ModelPlanView } from './ModelPlanView.tsx';
+import { listHubRepo, useHubRepo } from './use-hub-repo.ts';
+import { useModelPlan } from './use-model-plan.ts';
+import { WeightPrecisionSelect } from './WeightPrecisionSelect.tsx';
 import './model-panel.css';
 
 /** The select's value for the bundled demo model; the other values are repo ids. */
@@ -67,6 +76,39 @@ function FetchedFiles({ files }: { files: DownloadProgress[] }) {
   );
 }
 
+/** What the hub repo offers (listed before any download), the file picked, and the plan for it. */
+function HubRepoView({ listing, picked, onPick, plan, busy }: {
+  listing: ReturnType<typeof useHubRepo>;
+  picked: string | null;
+  onPick(path: string | null): void;
+  plan: ReturnType<typeof useModelPlan>;
+  busy: boolean;
+}) {
+  if (listing.status === 'idle') return null;
+  if (listing.status === 'listing') return <p className="muted" data-testid="hub-listing">Listing the files of {listing.repo}…</p>;
+  if (listing.status === 'error') {
+    return (
+      <p className="error-text" data-testid="hub-listing-error" role="status">
+        {listing.message}
+      </p>
+    );
+  }
+  const { list } = listing;
+  const usable = list.ggufs.filter((g) => !g.unusable);
+  return (
+    <div className="hub-repo" data-testid="hub-repo" data-repo={list.repo}>
+      {list.ggufs.length > 0 && <HubFilePicker list={list} picked={picked} disabled={busy} onPick={onPick} />}
+      {!list.hasSafetensors && usable.length === 0 && (
+        <p className="error-text" data-testid="hub-no-model">
+          {list.repo} has no model tabtune can load: no config.json with safetensors weights
+          {list.ggufs.length > 0 ? ', and no single-file GGUF' : ' and no GGUF file'} among its {list.files.length} files.
+        </p>
+      )}
+      <ModelPlanView state={plan} />
+    </div>
+  );
+}
+
 export function ModelPanel() {
   const engine = useEngine();
   const model = useAppStore((s) => s.model);
@@ -76,13 +118,40 @@ export function ModelPanel() {
   const [choice, setChoice] = useState(DEMO);
   const [repo, setRepo] = useState('HuggingFaceTB/SmolLM2-135M-Instruct');
   const [hubBase, setHubBase] = useState(initialHubBase);
+  const [precision, setPrecision] = useState<WeightPrecision>('auto');
+  // The repo whose files are listed: named by the user (typed or chosen), never the initial value, so
+  // opening the app asks no hub of anything.
+  const [lookup, setLookup] = useState<string | null>(null);
+  const [picked, setPicked] = useState<string | null>(null);
   // Open from the start when a mirror was given, so the user sees where downloads come from.
   const [mirrorGiven] = useState(() => hubBase !== DEFAULT_HUB_BASE);
   const busy = status === 'loading';
+  const hubOk = isHttpUrl(hubBase.trim());
+  const listing = useHubRepo(engine, lookup && hubOk ? lookup : null, hubBase.trim());
+  const list = listing.status === 'ready' ? listing.list : null;
+  const planned: Extract<ModelSource, { kind: 'hub' }> | null =
+    list && (picked !== null || list.hasSafetensors) ? { kind: 'hub', repo: list.repo, hubBase: hubBase.trim(), ...(picked ? { gguf: picked } : {}) } : null;
+  const plan = useModelPlan(engine, planned, precision);
   if (!engine) return null;
   const current = busy ? downloads.at(-1) : undefined;
   const repoOk = isRepoId(repo.trim());
-  const hubOk = isHttpUrl(hubBase.trim());
+
+  function nameRepo(r: string) {
+    setRepo(r);
+    setPicked(null);
+    setLookup(isRepoId(r.trim()) ? r.trim() : null);
+  }
+
+  async function download(r: string) {
+    const base = hubBase.trim();
+    setLookup(r);
+    // A repo of GGUF files alone waits for the user's pick; a listing that fails (a mirror without
+    // the hub's API) leaves the load to say what is wrong.
+    const files = await listHubRepo(engine!, r, base).catch(() => null);
+    const gguf = files && picked && files.ggufs.some((g) => g.path === picked) ? picked : undefined;
+    if (files && !gguf && !files.hasSafetensors && files.ggufs.some((g) => !g.unusable)) return;
+    void loadBaseModel(engine!, { kind: 'hub', repo: r, hubBase: base, ...(gguf ? { gguf } : {}) }, precision);
+  }
 
   return (
     <section className="card" data-testid="model-panel" data-model-status={status}>
@@ -100,9 +169,13 @@ export function ModelPanel() {
             {model.layers} · {model.hiddenSize} · {model.vocabSize.toLocaleString('en')}
           </dd>
           <dt>Weights on the GPU</dt>
-          <dd>
-            {formatBytes(model.weightBytes)} in {model.weightDtype}
-            {model.checkpointDtype && <span className="muted"> (checkpoint: {model.checkpointDtype})</span>}
+          <dd data-testid="model-weights" data-bytes={model.weightBytes}>
+            {formatBytes(model.weightBytes)}: <span data-testid="model-weight-types">{describeTypeCounts(model.weightDtypes)}</span>
+            {model.gguf ? (
+              <span className="muted"> (from a GGUF file)</span>
+            ) : (
+              model.checkpointDtype && <span className="muted"> (checkpoint: {model.checkpointDtype})</span>
+            )}
           </dd>
         </dl>
       ) : (
@@ -125,7 +198,7 @@ export function ModelPanel() {
             disabled={busy}
             onChange={(e) => {
               setChoice(e.target.value);
-              if (e.target.value !== DEMO) setRepo(e.target.value);
+              if (e.target.value !== DEMO) nameRepo(e.target.value);
             }}
           >
             <option value={DEMO}>kjv-llama: the bundled demo (works offline)</option>
@@ -139,7 +212,7 @@ export function ModelPanel() {
         <button
           type="button"
           disabled={busy || (choice !== DEMO && !hubOk)}
-          onClick={() => void loadBaseModel(engine, choice === DEMO ? demoModelSource() : { kind: 'hub', repo: choice, hubBase: hubBase.trim() })}
+          onClick={() => void (choice === DEMO ? loadBaseModel(engine, demoModelSource(), precision) : download(choice))}
         >
           Load
         </button>
@@ -149,14 +222,18 @@ export function ModelPanel() {
         onSubmit={(e) => {
           e.preventDefault();
           if (!repoOk || !hubOk || busy) return;
-          void loadBaseModel(engine, { kind: 'hub', repo: repo.trim(), hubBase: hubBase.trim() });
+          void download(repo.trim());
         }}
       >
-        <input aria-label="Hugging Face repo id" value={repo} onChange={(e) => setRepo(e.target.value)} placeholder="owner/name" />
-        <button type="submit" disabled={busy || !repoOk || !hubOk}>
+        <input aria-label="Hugging Face repo id" value={repo} onChange={(e) => nameRepo(e.target.value)} placeholder="owner/name" />
+        <button type="submit" disabled={busy || !repoOk || !hubOk || (list !== null && list.repo === repo.trim() && !list.hasSafetensors && picked === null)}>
           Download
         </button>
       </form>
+      {lookup === repo.trim() && <HubRepoView listing={listing} picked={picked} onPick={setPicked} plan={plan} busy={busy} />}
+      <div className="row">
+        <WeightPrecisionSelect value={precision} disabled={busy} onChange={setPrecision} />
+      </div>
       <details className="advanced" open={mirrorGiven}>
         <summary>Advanced</summary>
         <label className="row">
@@ -166,19 +243,22 @@ export function ModelPanel() {
         {!hubOk && <p className="error-text">The mirror URL must start with http:// or https://.</p>}
         <p className="muted">Downloads are kept in this browser, so loading the same repo again needs no network.</p>
       </details>
-      <label className="row">
-        <span>Local files (config.json, tokenizer files, safetensors):</span>
-        <input
-          type="file"
-          multiple
-          disabled={busy}
-          data-testid="model-files"
-          onChange={(e) => {
-            const files = [...(e.target.files ?? [])];
-            if (files.length) void loadBaseModel(engine, { kind: 'files', files });
-          }}
-        />
-      </label>
+      <DropZone label="Drop a model" testId="model-drop-zone" disabled={busy} onFiles={(files) => void loadBaseModel(engine, { kind: 'files', files }, precision)}>
+        <p className="drop-zone__hint">Drop a model here: a .gguf file (with its tokenizer.json, if it has one), or a folder&apos;s files.</p>
+        <label className="row">
+          <span>Local files (config.json, tokenizer files, safetensors; or one .gguf):</span>
+          <input
+            type="file"
+            multiple
+            disabled={busy}
+            data-testid="model-files"
+            onChange={(e) => {
+              const files = [...(e.target.files ?? [])];
+              if (files.length) void loadBaseModel(engine, { kind: 'files', files }, precision);
+            }}
+          />
+        </label>
+      </DropZone>
     </section>
   );
 }

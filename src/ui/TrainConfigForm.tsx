@@ -1,7 +1,7 @@
 // The training configuration, bound to the store's settings: LoRA shape, optimizer, batch shape,
 // presets, and before the run the trainable-parameter count and whether the memory will fit.
 
-import { useId, useMemo, useState } from 'react';
+import { useId, useMemo } from 'react';
 import type { ModelConfig } from '../model/config.ts';
 import type { TrainSettings } from '../protocol/messages.ts';
 import { QUALITY_PRESET, QUICK_PRESET } from '../state/presets.ts';
@@ -9,6 +9,7 @@ import { useAppStore } from '../state/store.ts';
 import { type CostEstimate, type CostOptions, type FitCheck, type MemoryLimits, checkFit, estimateTrainingCost, largestFitting } from '../train/cost.ts';
 import { formatBytes } from '../util/format.ts';
 import { configGuidance } from './config-guidance.ts';
+import { useBudget } from './gpu-budget.ts';
 import { NumberField } from './NumberField.tsx';
 import './config.css';
 
@@ -20,12 +21,6 @@ const PRESETS: { name: string; settings: TrainSettings; hint: string }[] = [
   { name: 'Quick test', settings: QUICK_PRESET, hint: 'a short run to check that everything works' },
   { name: 'Quality', settings: QUALITY_PRESET, hint: 'higher rank, several epochs, warmup and cosine decay' },
 ];
-
-/**
- * WebGPU reports no total GPU memory, so the total is compared with a budget the user can raise.
- * 4 GiB is what most discrete and integrated GPUs of recent years can give one tab.
- */
-export const DEFAULT_BUDGET_GIB = 4;
 
 function pick(s: TrainSettings): FormSettings {
   return Object.fromEntries(FORM_KEYS.map((k) => [k, s[k]])) as FormSettings;
@@ -60,7 +55,8 @@ export function TrainConfigForm({ datasetTokens }: TrainConfigFormProps) {
     const r = s.inspection.result;
     return r ? Math.round((r.stats.trainedTokens * r.trainRows) / Math.max(1, r.trainRows + r.valRows)) : null;
   });
-  const [budgetGiB, setBudgetGiB] = useState(DEFAULT_BUDGET_GIB);
+  const budgetGiB = useBudget((s) => s.budgetGiB);
+  const setBudgetGiB = useBudget((s) => s.setBudgetGiB);
   const id = useId();
 
   const modules = useMemo(() => model?.linearModules ?? [], [model]);

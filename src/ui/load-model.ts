@@ -1,5 +1,6 @@
 // Loads a base model through the worker and mirrors the outcome in the store.
 
+import type { WeightPrecision } from '../model/weights.ts';
 import type { ModelSource } from '../protocol/messages.ts';
 import { libraryStore } from '../state/library.ts';
 import { appStore } from '../state/store.ts';
@@ -8,23 +9,31 @@ import type { EngineClient } from '../worker/client.ts';
 /** The load in flight, for Cancel; the worker's id for it arrives with its first progress reply. */
 let inFlight: { engine: EngineClient; id: number | null } | null = null;
 
-/** The last model asked for: loaded again on a new device after the GPU was lost. */
-let lastSource: ModelSource | null = null;
+/** The last model asked for, as it was asked: loaded again on a new device after the GPU was lost. */
+let last: { source: ModelSource; precision: WeightPrecision } | null = null;
 
 export function reloadLastModel(engine: EngineClient): Promise<void> {
-  return lastSource ? loadBaseModel(engine, lastSource) : Promise.resolve();
+  return last ? loadBaseModel(engine, last.source, last.precision) : Promise.resolve();
 }
 
-export async function loadBaseModel(engine: EngineClient, source: ModelSource): Promise<void> {
-  lastSource = source;
+function labelOf(source: ModelSource): string {
+  if (source.kind === 'hub') return source.gguf ? `${source.repo}/${source.gguf}` : source.repo;
+  if (source.kind === 'url') return source.name;
+  const gguf = source.files.find((f) => f.name.toLowerCase().endsWith('.gguf'));
+  return gguf ? gguf.name : `${source.files.length} dropped files`;
+}
+
+/** `precision`: how the frozen weights sit on the GPU ('auto': as stored, 16-bit for safetensors). */
+export async function loadBaseModel(engine: EngineClient, source: ModelSource, precision: WeightPrecision = 'auto'): Promise<void> {
+  last = { source, precision };
   const { modelLoading, modelLoaded, modelFailed, modelDownload, addLog } = appStore.getState();
-  const label = source.kind === 'hub' ? source.repo : source.kind === 'url' ? source.name : `${source.files.length} dropped files`;
+  const label = labelOf(source);
   modelLoading(`loading ${label}`);
   modelDownload(null);
   const mine: { engine: EngineClient; id: number | null } = { engine, id: null };
   inFlight = mine;
   try {
-    const info = await engine.request<'loadModel'>({ kind: 'loadModel', source }, (p) => {
+    const info = await engine.request<'loadModel'>({ kind: 'loadModel', source, ...(precision === 'auto' ? {} : { precision }) }, (p) => {
       mine.id = p.id;
       if (p.download) modelDownload(p.download);
       if (p.message.startsWith('warning: ')) addLog('warn', `${label}: ${p.message.slice('warning: '.length)}`);

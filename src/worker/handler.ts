@@ -20,6 +20,7 @@ import type {
 import { tuneMatmul } from '../kernels/autotune.ts';
 import { browserTuningCache } from '../storage/tuning-cache.ts';
 import { EngineSession } from './session.ts';
+import { HubPlanner } from './hub-plan.ts';
 
 /** The GPU the handler drives; protocol-only tests pass a fake that never reaches the engine. */
 export type HandlerGpu = Gpu;
@@ -39,6 +40,7 @@ export interface Handler extends EngineApi {
 /** Every request kind, checked by the compiler against the protocol's Request union. */
 const KINDS: Record<RequestKind, true> = { init: true, loadModel: true, generate: true, evaluate: true, train: true, inspectDataset: true, exportAdapter: true, exportMerged: true,
   resumeTraining: true, controlTraining: true, useAdapter: true, importAdapter: true, cancel: true, bench: true,
+  listHubFiles: true, planModel: true,
 };
 const KNOWN_KINDS = Object.keys(KINDS);
 
@@ -75,6 +77,9 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
     session ??= new EngineSession(g);
     return session;
   }
+
+  /** Looks at hub repos before a download; needs no GPU, so it never waits for one. */
+  const planner = new HubPlanner();
 
   /** Requests that a `cancel` can abort, by id. */
   const cancellable = new Map<number, AbortController>();
@@ -134,6 +139,10 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         return (await engine(progress)).importAdapter(req);
       case 'bench':
         return (await engine(progress)).bench(req, progress);
+      case 'listHubFiles':
+        return planner.list(req);
+      case 'planModel':
+        return planner.plan(req);
     }
   }
 

@@ -15,7 +15,10 @@ export interface WrittenFiles {
  * stream that only replaces the file on close, so a failure leaves no half-written file behind.
  */
 export async function writeToDirectory(parent: FileSystemDirectoryHandle, folder: string, files: AsyncIterable<StreamedFile>): Promise<WrittenFiles> {
-  const dir = await parent.getDirectoryHandle(folder, { create: true });
+  return writeFiles(await parent.getDirectoryHandle(folder, { create: true }), `${folder}/`, files);
+}
+
+async function writeFiles(dir: FileSystemDirectoryHandle, prefix: string, files: AsyncIterable<StreamedFile> | StreamedFile[]): Promise<WrittenFiles> {
   const out: WrittenFiles = { files: [], bytes: 0 };
   for await (const f of files) {
     const writable = await (await dir.getFileHandle(f.name, { create: true })).createWritable();
@@ -29,7 +32,7 @@ export async function writeToDirectory(parent: FileSystemDirectoryHandle, folder
       await writable.abort().catch(() => undefined);
       throw e;
     }
-    out.files.push(`${folder}/${f.name}`);
+    out.files.push(`${prefix}${f.name}`);
   }
   return out;
 }
@@ -58,4 +61,20 @@ export async function zipToBlob(folder: string, files: AsyncIterable<StreamedFil
   zip.end();
   if (failure) throw failure;
   return { ...out, zip: new Blob(parts, { type: 'application/zip' }) };
+}
+
+/** One streamed file written straight into the picked folder (a merged GGUF). */
+export async function writeFileToDirectory(parent: FileSystemDirectoryHandle, file: StreamedFile): Promise<WrittenFiles> {
+  return writeFiles(parent, '', [file]);
+}
+
+/** One streamed file as a Blob, its chunks handed to the browser's blob store as they come. */
+export async function fileToBlob(file: StreamedFile): Promise<WrittenFiles & { zip: Blob }> {
+  const parts: Blob[] = [];
+  let bytes = 0;
+  for await (const chunk of file.chunks) {
+    parts.push(new Blob([chunk as Uint8Array<ArrayBuffer>]));
+    bytes += chunk.byteLength;
+  }
+  return { files: [file.name], bytes, zip: new Blob(parts, { type: 'application/octet-stream' }) };
 }

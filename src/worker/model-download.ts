@@ -1,8 +1,11 @@
 // A hub model as the worker loads it: files kept in the browser's model cache (so the next load is
-// local), progress as structured download reports, and cancellation through an AbortSignal.
+// local), progress as structured download reports, and cancellation through an AbortSignal. A GGUF
+// picked from the repo is one more file of it, downloaded and cached the same way.
 
 import type { ModelFiles } from '../formats/byte-source.ts';
+import { FormatError } from '../formats/errors.ts';
 import { hubFiles, type HubProgress } from '../formats/hub-files.ts';
+import { hubGgufModelFiles } from '../formats/hub-gguf.ts';
 import type { DownloadProgress, ModelSource } from '../protocol/messages.ts';
 import { browserModelCache } from '../storage/model-cache.ts';
 import { downloadText } from '../util/download-text.ts';
@@ -33,7 +36,7 @@ export function hubModelFiles(
   signal?: AbortSignal,
 ): ModelFiles {
   const cache = browserModelCache();
-  return hubFiles({
+  const files = hubFiles({
     repo: source.repo,
     revision: source.revision,
     hubBase: source.hubBase,
@@ -41,6 +44,14 @@ export function hubModelFiles(
     ...(cache ? { cache } : {}),
     onProgress: throttledDownloads(sink),
     onWarning: warn,
+  });
+  const path = source.gguf;
+  if (!path) return files;
+  // Loading reads every tensor: the file is downloaded whole (into the cache, with progress) first.
+  return hubGgufModelFiles(files, path, async (p) => {
+    const src = await files.get(p);
+    if (!src) throw new FormatError(`${files.name}/${p}`, 'is not in the repo (HTTP 404); pick a file from the repo\'s list');
+    return src;
   });
 }
 

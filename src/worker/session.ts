@@ -2,7 +2,7 @@
 // protocol's transport; the handler turns its results and errors into replies.
 
 import type { ModelFiles } from '../formats/byte-source.ts';
-import { droppedFiles } from '../formats/browser-files.ts';
+import { droppedFiles, droppedModelFiles } from '../formats/browser-files.ts';
 import { hubModelFiles, LoadCancelledError } from './model-download.ts';
 import { urlFiles } from '../formats/url-files.ts';
 import type { Gpu } from '../gpu/device.ts';
@@ -49,7 +49,8 @@ import { loraToGguf } from '../formats/gguf-lora.ts';
 import { peftAdapterFiles } from '../formats/peft-write.ts';
 import type { LoraWeights } from '../lora/adapter.ts';
 import { mergedModelFiles } from '../formats/merge.ts';
-import { writeToDirectory, zipToBlob } from './merged-export.ts';
+import { fileToBlob, writeFileToDirectory, writeToDirectory, zipToBlob } from './merged-export.ts';
+import { mergedGgufFile } from '../formats/merge-gguf.ts';
 import { adapterRecord, baseModelId, CHECKPOINT_EVERY, datasetName, exportName, RunRecorder, summaryOf } from './runs.ts';
 import { prepareData } from './dataset-input.ts';
 import { NoAdapterError, NoModelError, RunMismatchError } from './errors.ts';
@@ -71,7 +72,7 @@ function filesOf(source: ModelSource, progress: Progress, signal?: AbortSignal):
     case 'url':
       return urlFiles(source.baseUrl, source.name);
     case 'files':
-      return droppedFiles(source.files);
+      return droppedModelFiles(source.files);
     case 'hub':
       return hubModelFiles(source, (m, fraction, d) => progress(m, fraction, undefined, undefined, d), (w) => progress(`warning: ${w}`), signal);
   }
@@ -129,7 +130,7 @@ export class EngineSession {
     if (this.model) destroyModel(this.model);
     this.model = next;
     this.files = files;
-    return modelInfo(next);
+    return modelInfo(next, { gguf: files.gguf !== undefined });
   }
 
   async generate(req: GenerateRequest, progress: Progress): Promise<GenerateResult> {
@@ -365,6 +366,13 @@ export class EngineSession {
   async exportMerged(req: ExportMergedRequest, progress: Progress): Promise<ExportMergedResult> {
     const { model, lc, weights } = await this.trainedAdapter();
     const name = exportName(baseModelId(model), `merged-r${lc.rank}`);
+    const onProgress = (done: number, total: number) => progress(`merging: ${Math.round((100 * done) / Math.max(1, total))}%`, done / Math.max(1, total));
+    if (req.format === 'gguf') {
+      const type = req.dtype === 'F16' ? 'F16' : 'same';
+      const file = await mergedGgufFile(model.gpu, this.files!, weights, { name: `${name}.gguf`, type, onProgress });
+      if (req.target.kind === 'directory') return { name: file.name, ...(await writeFileToDirectory(req.target.handle, file)) };
+      return { name: file.name, ...(await fileToBlob(file)) };
+    }
     if (req.target.kind === 'zip') {
       // Zips past 4 GB need ZIP64, which the zip writer lacks; a picked folder has no such limit.
       const bytes = modelInfo(model).parameters * (req.dtype === 'F32' ? 4 : 2);
@@ -372,7 +380,7 @@ export class EngineSession {
     }
     const files = mergedModelFiles(model.gpu, this.files!, weights, {
       dtype: req.dtype,
-      onProgress: (done, total) => progress(`merging: ${Math.round((100 * done) / Math.max(1, total))}%`, done / Math.max(1, total)),
+      onProgress,
     });
     if (req.target.kind === 'directory') return { name, ...(await writeToDirectory(req.target.handle, name, files)) };
     return { name: `${name}.zip`, ...(await zipToBlob(name, files)) };

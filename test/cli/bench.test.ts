@@ -82,7 +82,7 @@ describe('tabtune bench', () => {
     expect(train.lora).toMatchObject({ rank: 8, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] });
     const model = train.model as Obj;
     strings(model, ['name', 'basedOn', 'weightDtype'], 'train.model');
-    positive(model, ['layers', 'hidden', 'intermediate', 'heads', 'kvHeads', 'headDim', 'vocab', 'params'], 'train.model');
+    positive(model, ['layers', 'hidden', 'intermediate', 'heads', 'kvHeads', 'headDim', 'vocab', 'params', 'weightBytes'], 'train.model');
     const flops = train.flops as Obj;
     positive(flops, ['frozenForward', 'frozenInputGrad', 'lora', 'attention', 'useful'], 'train.flops');
     // Work done twice: the layers recomputed by checkpointing; none when the step keeps its
@@ -114,6 +114,17 @@ describe('tabtune bench', () => {
     }
     expect(tj.lossRelDiff).toBeCloseTo(Math.abs((tj.firstLoss as number) - (tj.oursFirstLoss as number)) / (tj.oursFirstLoss as number), 12);
     expect(tj.tensorGrowth, 'TensorFlow.js tensors leaked between steps').toBe(0);
+
+    // The same step on a Q4_K base: it ran, its frozen weights take at most 0.32x the 16-bit bytes
+    // (deterministic; the step time ratio is a measurement, reported, not asserted here).
+    expect(train.quantizedError, 'train.quantizedError').toBeNull();
+    const q = train.quantized as Obj;
+    expect(q.baseWeights).toBe('q4_k');
+    positive(q, ['stepMs', 'baselineStepMs', 'slowdown', 'weightBytes', 'baselineWeightBytes', 'weightRatio', 'firstLoss'], 'train.quantized');
+    expect(q.baselineWeightBytes).toBe(model.weightBytes);
+    expect(q.weightRatio as number).toBeLessThanOrEqual(0.32);
+    expect(q.slowdown).toBeCloseTo((q.stepMs as number) / (q.baselineStepMs as number), 9);
+    expect(Object.keys(q.weightDtypes as Obj).every((d) => d.startsWith('Q'))).toBe(true);
 
     const memory = out.memory as Obj;
     positive(memory, ['peakBytes', 'ratio', 'variedSteps', 'variedPeakBytes', 'variedPlanBytes', 'variedRatio', 'variedTokensPerSecond'], 'memory');

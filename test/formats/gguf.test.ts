@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { fromFloat32, toFloat32 } from '../../src/formats/dtype.ts';
+import { fromFloat32, toFloat32, type FloatDtype } from '../../src/formats/dtype.ts';
 import { FormatError, TensorError } from '../../src/formats/errors.ts';
 import { GGML_TYPE, type GgufTensor, type GgufValue, readGguf, writeGguf } from '../../src/formats/gguf.ts';
 import { ggufToLora, loraToGguf, permuteRotaryRows } from '../../src/formats/gguf-lora.ts';
@@ -162,11 +162,16 @@ describe('writeGguf / readGguf', () => {
     bad.set(ascii('GGML'), 0);
     rejects(bad, FormatError, 'not a GGUF file', '47 47 4d 4c');
     rejects(ascii('{"json": true}'), FormatError, 'not a GGUF file');
-    for (const version of [1, 2, 4]) {
+    for (const version of [0, 1, 4]) {
       const b = sample();
       view(b).setUint32(4, version, true);
-      rejects(b, FormatError, `version ${version}`, 'only version 3');
+      rejects(b, FormatError, `version ${version}`, 'versions 2 and 3 are supported');
     }
+    // GGUF v2 differs from v3 only for big-endian files: a v2 header reads the same.
+    const v2 = sample();
+    view(v2).setUint32(4, 2, true);
+    expect(readGguf(v2, FILE).version).toBe(2);
+    expect(readGguf(v2, FILE).tensors).toEqual(readGguf(sample(), FILE).tensors);
   });
 
   it('rejects a file truncated anywhere before the end of the last tensor, naming the file', () => {
@@ -264,7 +269,7 @@ function randomWeights(cfg: ModelConfig, rank: number, scaling: number, seed = 1
 const GGUF_NAMES = { q_proj: 'attn_q', k_proj: 'attn_k', v_proj: 'attn_v', o_proj: 'attn_output', gate_proj: 'ffn_gate', up_proj: 'ffn_up', down_proj: 'ffn_down' };
 
 /** Row r of a [rows, cols] f32 tensor stored in a GGUF tensor. */
-const row = (t: GgufTensor, r: number, cols: number) => [...toFloat32(t.type, t.data).subarray(r * cols, (r + 1) * cols)];
+const row = (t: GgufTensor, r: number, cols: number) => [...toFloat32(t.type as FloatDtype, t.data).subarray(r * cols, (r + 1) * cols)];
 const rowOf = (x: Float32Array, r: number, cols: number) => [...x.subarray(r * cols, (r + 1) * cols)];
 
 describe('loraToGguf / ggufToLora', () => {

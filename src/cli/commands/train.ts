@@ -21,6 +21,8 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
 import { DATA_FLAGS, DATA_FLAGS_HELP, dataSettings, prepareFile } from '../dataset.ts';
 import { checkInputFile, checkOutDir, writeFolderAtomic } from '../output.ts';
 import { readModelConfig } from '../../model/config.ts';
+import { openCheckpoint } from '../../formats/checkpoint.ts';
+import { isQuantType } from '../../quant/ggml-types.ts';
 
 export const TRAIN_HELP = `tabtune train --model DIR --data FILE --out DIR [options]
   Trains a LoRA adapter (PEFT format) on a dataset in any format \`tabtune data inspect\` reads.
@@ -55,7 +57,7 @@ const FLAGS = {
   full: { type: 'boolean' }, json: { type: 'boolean' }, 'save-dtype': { type: 'string' },
 } as const;
 
-function choice<T extends string>(v: Record<string, unknown>, name: string, options: readonly T[], fallback: T): T {
+export function choice<T extends string>(v: Record<string, unknown>, name: string, options: readonly T[], fallback: T): T {
   const x = optionalString(v, name) ?? fallback;
   if (!options.includes(x as T)) throw new UsageError(`--${name} must be one of ${options.join(', ')}, got "${x}"`);
   return x as T;
@@ -78,7 +80,7 @@ function layersOf(spec: string | undefined): number[] | null {
 /** Flags that --adapter replaces with the adapter's own settings. */
 const ADAPTER_SETTINGS = ['rank', 'alpha', 'dropout', 'rslora', 'init', 'targets', 'layers'];
 
-function loraConfigOf(v: Record<string, unknown>): LoraConfig {
+export function loraConfigOf(v: Record<string, unknown>): LoraConfig {
   const layers = layersOf(optionalString(v, 'layers'));
   return {
     rank: num(v, 'rank', DEFAULT_LORA.rank, { int: true, min: 1 }),
@@ -132,6 +134,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw new UsageError(`${these} not go with --adapter: training goes on with the adapter's own settings (its adapter_config.json)`);
   }
   if (full && replaced.length) throw new UsageError(`${these} not go with --full: full fine-tuning trains every weight, not a LoRA adapter`);
+  if (full) await refuseQuantizedFull(v);
   await checkOutDir(out, [{ flag: '--model', path: optionalString(v, 'model') }]);
   const saveDtype = choice(v, 'save-dtype', ['f32', 'f16', 'bf16'] as const, 'f32').toUpperCase() as 'F32' | 'F16' | 'BF16';
   const o = trainOptionsOf(v, lc);
@@ -219,6 +222,23 @@ export async function trainCommand(argv: string[]): Promise<number> {
       },
     },
   );
+}
+
+/**
+ * Full fine-tuning updates the weights themselves, which a quantized base cannot hold: refused with
+ * the reason, before anything is loaded.
+ */
+async function refuseQuantizedFull(v: Record<string, unknown>): Promise<void> {
+  const asked = optionalString(v, 'base-weights') ?? optionalString(v, 'precision');
+  if (asked && asked.toLowerCase().startsWith('q')) {
+    throw new UsageError(`--full trains every weight in f32 and cannot keep the base quantized (--base-weights ${asked}); train a LoRA adapter on the quantized base instead (QLoRA), or drop --base-weights`);
+  }
+  const files = resolveFiles(required(v, 'model'), '--model', { hubBase: optionalString(v, 'hub-base'), revision: optionalString(v, 'revision') });
+  if (!files.gguf) return;
+  const quantized = [...(await openCheckpoint(files)).tensors.values()].find((t) => isQuantType(t.dtype));
+  if (quantized) {
+    throw new UsageError(`--full trains every weight, but ${files.name} holds quantized weights (${quantized.name} is ${quantized.dtype}), which cannot be trained; train a LoRA adapter on it instead, or fully fine-tune the original 16-bit checkpoint`);
+  }
 }
 
 /** Reads --adapter against --model's config.json (weights not loaded yet): a mismatch fails at once. */

@@ -1,0 +1,264 @@
+// A GGUF model file (llama.cpp, Ollama, LM Studio) seen as a Hugging Face model folder: config.json
+// is made from the metadata, the tensors get transformers' names, and llama's q/k rows, which
+// llama.cpp's converter permuted into its rotary layout, are read back in the original order, so the
+// model computes what the original Hugging Face model computes and a PEFT adapter trained on it
+// applies to that original checkpoint. The tokenizer comes from the metadata unless a tokenizer.json
+// sits beside the file. Only the header is read here; tensors are read one at a time when loaded.
+// Dimension key: V = vocab, H = hidden, I = intermediate, L = layers, nH / nKV = heads, D = head dim.
+
+import type { ByteSource, ModelFiles } from './byte-source.ts';
+import { bytesSource } from './byte-source.ts';
+import type { Checkpoint, CheckpointTensor } from './checkpoint.ts';
+import { FormatError, TensorError } from './errors.ts';
+import { type GgufHeader, type GgufValue, readGgufHeader } from './gguf.ts';
+import { tokenizerFilesFromGguf } from './gguf-tokenizer.ts';
+
+/** general.architecture values tabtune runs, with transformers' class for each. */
+const ARCHITECTURES: Record<string, { hf: string; modelType: string }> = {
+  llama: { hf: 'LlamaForCausalLM', modelType: 'llama' },
+  qwen2: { hf: 'Qwen2ForCausalLM', modelType: 'qwen2' },
+  qwen3: { hf: 'Qwen3ForCausalLM', modelType: 'qwen3' },
+};
+
+/** llama.cpp's per-layer tensor names (between "blk.N." and ".weight"/".bias") -> transformers'. */
+const LAYER_TENSORS: Record<string, string> = {
+  attn_norm: 'input_layernorm',
+  ffn_norm: 'post_attention_layernorm',
+  attn_q: 'self_attn.q_proj',
+  attn_k: 'self_attn.k_proj',
+  attn_v: 'self_attn.v_proj',
+  attn_output: 'self_attn.o_proj',
+  attn_q_norm: 'self_attn.q_norm',
+  attn_k_norm: 'self_attn.k_norm',
+  ffn_gate: 'mlp.gate_proj',
+  ffn_up: 'mlp.up_proj',
+  ffn_down: 'mlp.down_proj',
+};
+const GLOBAL_TENSORS: Record<string, string> = {
+  'token_embd.weight': 'model.embed_tokens.weight',
+  'output_norm.weight': 'model.norm.weight',
+  'output.weight': 'lm_head.weight',
+};
+const ROPE_FREQS = 'rope_freqs.weight';
+
+/** A GGUF model: its header, and the folder view the rest of tabtune loads. */
+export interface GgufModel {
+  source: ByteSource;
+  header: GgufHeader;
+  architecture: string;
+  /** config.json as transformers would have it. */
+  config: Record<string, unknown>;
+  /** Llama 3 style per-pair RoPE frequency divisors (rope_freqs.weight), or null. */
+  ropeFreqFactors: number[] | null;
+}
+
+const opened = new WeakMap<ByteSource, Promise<GgufModel>>();
+
+/** Reads and checks a GGUF model's header once per source. */
+export function openGgufModel(source: ByteSource): Promise<GgufModel> {
+  let p = opened.get(source);
+  if (!p) {
+    p = readModel(source);
+    opened.set(source, p);
+    p.catch(() => opened.delete(source));
+  }
+  return p;
+}
+
+async function readModel(source: ByteSource): Promise<GgufModel> {
+  const header = await readGgufHeader(source, 'compute');
+  const file = source.name;
+  const md = header.metadata;
+  const type = md.get('general.type');
+  if (type && type.type === 'string' && type.value === 'adapter') {
+    throw new FormatError(file, 'is a GGUF LoRA adapter (general.type "adapter"), not a model: load its base model with --model and the adapter with --adapter');
+  }
+  const arch = str(file, md, 'general.architecture');
+  if (!ARCHITECTURES[arch]) {
+    throw new FormatError(file, `has general.architecture "${arch}"; tabtune runs ${Object.keys(ARCHITECTURES).join(', ')} (Llama 2/3.x, Mistral-style, SmolLM, TinyLlama, Qwen2/2.5, Qwen3)`);
+  }
+  const tensors = new Map(header.tensors.map((t) => [t.name, t]));
+  const config = configFromMetadata(file, arch, md, tensors);
+  let ropeFreqFactors: number[] | null = null;
+  const rf = tensors.get(ROPE_FREQS);
+  if (rf) {
+    const headDim = config.head_dim as number;
+    if (rf.type !== 'F32' || rf.dims.length !== 1 || rf.dims[0] !== headDim / 2) {
+      throw new TensorError(file, ROPE_FREQS, `is [${rf.dims}] ${rf.type}; llama.cpp's RoPE frequency factors are [head_dim / 2 = ${headDim / 2}] F32`);
+    }
+    const bytes = await source.read(rf.offset, rf.size);
+    ropeFreqFactors = [...new Float32Array(bytes.slice().buffer)];
+    if (ropeFreqFactors.some((f) => !(f > 0) || !Number.isFinite(f))) {
+      throw new TensorError(file, ROPE_FREQS, 'holds a factor that is not a positive finite number; the file is corrupt');
+    }
+  }
+  return { source, header, architecture: arch, config, ropeFreqFactors };
+}
+
+function value(file: string, md: Map<string, GgufValue>, key: string): GgufValue {
+  const v = md.get(key);
+  if (!v) throw new FormatError(file, `has no metadata "${key}", which a ${String(md.get('general.architecture')?.value)} model needs; the file is incomplete (convert it again with a current llama.cpp)`);
+  return v;
+}
+
+function str(file: string, md: Map<string, GgufValue>, key: string): string {
+  const v = value(file, md, key);
+  if (v.type !== 'string') throw new FormatError(file, `metadata "${key}" must be a string, got ${v.type}`);
+  return v.value as string;
+}
+
+const INT_TYPES = new Set(['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'u64', 'i64']);
+
+function int(file: string, md: Map<string, GgufValue>, key: string, fallback?: number): number {
+  if (fallback !== undefined && !md.has(key)) return fallback;
+  const v = value(file, md, key);
+  const n = v.type === 'array' ? NaN : Number(v.value);
+  if (!INT_TYPES.has(v.type) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new FormatError(file, `metadata "${key}" must be a positive integer, got ${v.type === 'array' ? 'an array' : `${v.type} ${String(v.value)}`}`);
+  }
+  return n;
+}
+
+function float(file: string, md: Map<string, GgufValue>, key: string, fallback: number): number {
+  if (!md.has(key)) return fallback;
+  const v = value(file, md, key);
+  const n = v.type === 'array' ? NaN : Number(v.value);
+  if ((v.type !== 'f32' && v.type !== 'f64') || !(n > 0) || !Number.isFinite(n)) {
+    throw new FormatError(file, `metadata "${key}" must be a positive float, got ${v.type === 'array' ? 'an array' : `${v.type} ${String(v.value)}`}`);
+  }
+  return n;
+}
+
+/** A token id from the metadata, or null; an id outside the vocabulary is an error. */
+function tokenId(file: string, md: Map<string, GgufValue>, key: string, vocab: number): number | null {
+  if (!md.has(key)) return null;
+  const v = value(file, md, key);
+  const n = v.type === 'array' ? NaN : Number(v.value);
+  if (!INT_TYPES.has(v.type) || !Number.isSafeInteger(n) || n < 0 || n >= vocab) {
+    throw new FormatError(file, `metadata "${key}" is ${v.type === 'array' ? 'an array' : String(v.value)}, not a token id in 0 .. ${vocab - 1}`);
+  }
+  return n;
+}
+
+function configFromMetadata(file: string, arch: string, md: Map<string, GgufValue>, tensors: Map<string, { dims: number[] }>): Record<string, unknown> {
+  const k = (name: string) => `${arch}.${name}`;
+  const embd = tensors.get('token_embd.weight');
+  if (!embd) throw new TensorError(file, 'token_embd.weight', 'is missing; every model has token embeddings');
+  const tokens = md.get('tokenizer.ggml.tokens');
+  const vocab = md.has(k('vocab_size')) ? int(file, md, k('vocab_size')) : tokens?.type === 'array' ? tokens.value.length : embd.dims[0]!;
+  const hidden = int(file, md, k('embedding_length'));
+  const heads = int(file, md, k('attention.head_count'));
+  const kvHeads = int(file, md, k('attention.head_count_kv'), heads);
+  const headDim = int(file, md, k('attention.key_length'), Math.floor(hidden / heads));
+  const valueLength = int(file, md, k('attention.value_length'), headDim);
+  if (valueLength !== headDim) {
+    throw new FormatError(file, `has ${k('attention.value_length')} ${valueLength} different from ${k('attention.key_length')} ${headDim}; tabtune's attention needs equal key and value widths`);
+  }
+  const ropeDims = int(file, md, k('rope.dimension_count'), headDim);
+  if (ropeDims !== headDim) {
+    throw new FormatError(file, `has ${k('rope.dimension_count')} ${ropeDims}, but heads are ${headDim} wide; partial rotary embeddings are not supported`);
+  }
+  const scaling = md.get(k('rope.scaling.type'));
+  if (scaling && !(scaling.type === 'string' && scaling.value === 'none')) {
+    throw new FormatError(file, `has ${k('rope.scaling.type')} ${JSON.stringify(scaling.value)}; tabtune supports no RoPE scaling or Llama 3's (rope_freqs), not linear/YaRN context extension`);
+  }
+  const eos = [tokenId(file, md, 'tokenizer.ggml.eos_token_id', vocab), tokenId(file, md, 'tokenizer.ggml.eot_token_id', vocab)].filter((t) => t !== null);
+  return {
+    architectures: [ARCHITECTURES[arch]!.hf],
+    model_type: ARCHITECTURES[arch]!.modelType,
+    vocab_size: vocab,
+    hidden_size: hidden,
+    intermediate_size: int(file, md, k('feed_forward_length')),
+    num_hidden_layers: int(file, md, k('block_count')),
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    head_dim: headDim,
+    rms_norm_eps: float(file, md, k('attention.layer_norm_rms_epsilon'), 1e-6),
+    rope_theta: float(file, md, k('rope.freq_base'), 10000),
+    max_position_embeddings: int(file, md, k('context_length'), 2048),
+    tie_word_embeddings: !tensors.has('output.weight'),
+    attention_bias: arch === 'llama' && tensors.has('blk.0.attn_q.bias'),
+    bos_token_id: tokenId(file, md, 'tokenizer.ggml.bos_token_id', vocab),
+    eos_token_id: [...new Set(eos)],
+    torch_dtype: 'bfloat16',
+  };
+}
+
+/** The tensors under transformers' names; llama's q/k (weights and biases) read back un-permuted. */
+export function ggufCheckpoint(model: GgufModel): Checkpoint {
+  const { source, header, architecture, config } = model;
+  const file = source.name;
+  const tensors = new Map<string, CheckpointTensor>();
+  let totalBytes = 0;
+  for (const t of header.tensors) {
+    if (t.name === ROPE_FREQS) continue;
+    const name = hfName(t.name);
+    if (!name) {
+      throw new TensorError(file, t.name, `is not a tensor of a ${architecture} model as tabtune knows it (token_embd, output_norm, output, rope_freqs, blk.N.attn_*/ffn_*); the file holds another architecture's weights`);
+    }
+    const ct: CheckpointTensor = { name, dtype: t.type, shape: t.dims, file, source, info: { byteOffset: t.offset, byteLength: t.size } };
+    if (architecture === 'llama') {
+      if (/\.self_attn\.q_proj\./.test(name)) ct.rotaryHeads = config.num_attention_heads as number;
+      if (/\.self_attn\.k_proj\./.test(name)) ct.rotaryHeads = config.num_key_value_heads as number;
+    }
+    tensors.set(name, ct);
+    totalBytes += t.size;
+  }
+  return { files: [file], tensors, totalBytes };
+}
+
+/** transformers' name of a GGUF tensor, or null for one tabtune does not know. */
+export function hfName(ggufName: string): string | null {
+  const global = GLOBAL_TENSORS[ggufName];
+  if (global) return global;
+  const m = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(ggufName);
+  const module = m && LAYER_TENSORS[m[2]!];
+  return module ? `model.layers.${m[1]}.${module}.${m[3]}` : null;
+}
+
+const JSON_FILES = new Set(['config.json', 'tokenizer.json', 'tokenizer_config.json']);
+
+/**
+ * A GGUF model as a model folder: config.json from the metadata; tokenizer.json and
+ * tokenizer_config.json from `beside` (the folder the file sits in) when it has them, else from the
+ * metadata; other files from `beside`. `gguf` marks it for openCheckpoint and readModelConfig.
+ */
+export function ggufModelFiles(source: ByteSource | { name: string; open: () => Promise<ByteSource> }, beside: ModelFiles | null = null): ModelFiles {
+  // Opened once: the header is read and checked once per file, whatever asks first.
+  let opened: Promise<ByteSource> | null = null;
+  const open = (): Promise<ByteSource> => {
+    opened ??= 'open' in source ? source.open() : Promise.resolve(source);
+    opened.catch(() => (opened = null));
+    return opened;
+  };
+  // The two tokenizer files are made once, together: converting a large vocabulary takes seconds.
+  let tokenizer: Promise<ReturnType<typeof tokenizerFilesFromGguf>> | null = null;
+  const make = async (file: string): Promise<Uint8Array> => {
+    const src = await open();
+    const m = await openGgufModel(src);
+    if (file === 'config.json') return json(m.config);
+    tokenizer ??= Promise.resolve().then(() => tokenizerFilesFromGguf(m.header.metadata, src.name));
+    tokenizer.catch(() => (tokenizer = null));
+    const tok = await tokenizer;
+    return json(file === 'tokenizer.json' ? tok.tokenizerJson : tok.tokenizerConfig);
+  };
+  return {
+    name: source.name,
+    gguf: open,
+    async get(file) {
+      if (file !== 'config.json') {
+        const real = beside ? await beside.get(file) : null;
+        if (real) return real;
+      }
+      if (!JSON_FILES.has(file)) return null;
+      // A tokenizer.json beside a file that has no tokenizer of its own: no tokenizer_config.json,
+      // as in a folder holding only tokenizer.json, rather than one made from absent metadata.
+      if (file === 'tokenizer_config.json' && beside && (await beside.get('tokenizer.json'))) {
+        if (!(await openGgufModel(await open())).header.metadata.has('tokenizer.ggml.model')) return null;
+      }
+      return bytesSource(`${source.name} (${file} made from its metadata)`, await make(file));
+    },
+  };
+}
+
+const json = (obj: unknown) => new TextEncoder().encode(JSON.stringify(obj));
