@@ -24,7 +24,8 @@ export const MODEL_FLAGS: Flags = {
 };
 
 export const MODEL_FLAGS_HELP = `  --model M                a Hugging Face model folder, a GGUF model file (or a folder holding one), or a
-                           repo id fetched from the hub (cached)
+                           repo id fetched from the hub (cached): owner/name, or one of its GGUF files as
+                           owner/name/file.gguf or owner/name:Q4_K_M
   --adapter DIR            a PEFT LoRA adapter folder (or a .zip of it), applied unmerged
   --base-weights T         frozen weights on the GPU: auto (default: a GGUF's own block types, else 16-bit)
                            | f16 | bf16 | f32 | q8_0 | q4_0 | q4_k (quantized on load); --precision is an alias

@@ -91,8 +91,36 @@ async function readModel(source: ByteSource): Promise<GgufModel> {
     if (ropeFreqFactors.some((f) => !(f > 0) || !Number.isFinite(f))) {
       throw new TensorError(file, ROPE_FREQS, 'holds a factor that is not a positive finite number; the file is corrupt');
     }
+    // config.json (kept by a merge into a Hugging Face folder) says it as transformers does.
+    const scaling = llama3ScalingOf(ropeFreqFactors, headDim, config.rope_theta as number);
+    if (scaling) config.rope_scaling = scaling;
   }
   return { source, header, architecture: arch, config, ropeFreqFactors };
+}
+
+/**
+ * The Llama 3 rope_scaling whose per-pair divisors (as convert_hf_to_gguf computes them) are
+ * `factors`, searched over the values published models use; null when none gives them.
+ */
+export function llama3ScalingOf(factors: number[], headDim: number, theta: number): Record<string, unknown> | null {
+  const factor = Math.max(...factors);
+  if (factor <= 1) return null;
+  for (let orig = 16; orig <= 2 ** 20; orig *= 2) {
+    for (const [low, high] of [[1, 4], [1, 2], [1, 8], [2, 4]] as const) {
+      const fits = factors.every((f, j) => {
+        const wavelen = (2 * Math.PI) * theta ** ((2 * j) / headDim);
+        let want = 1;
+        if (wavelen > orig / low) want = factor;
+        else if (wavelen >= orig / high) {
+          const smooth = (orig / wavelen - low) / (high - low);
+          want = 1 / ((1 - smooth) / factor + smooth);
+        }
+        return Math.abs(f - want) <= 1e-5 * want;
+      });
+      if (fits) return { rope_type: 'llama3', factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: orig };
+    }
+  }
+  return null;
 }
 
 function value(file: string, md: Map<string, GgufValue>, key: string): GgufValue {

@@ -2,14 +2,17 @@
 // permuted q/k read back in the original order (the GGUF model computes what the Hugging Face
 // folder it was converted from computes), Llama 3 scaling from rope_freqs, and clear refusals.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource, memoryFiles, type ModelFiles } from '../../src/formats/byte-source.ts';
 import { openCheckpoint } from '../../src/formats/checkpoint.ts';
 import { FormatError, TensorError } from '../../src/formats/errors.ts';
 import { type GgufValue, readGguf, readGgufHeader, writeGguf } from '../../src/formats/gguf.ts';
-import { ggufModelFiles } from '../../src/formats/gguf-model.ts';
+import { ggufModelFiles, llama3ScalingOf } from '../../src/formats/gguf-model.ts';
+import { ropeInvFreq } from '../../src/model/rope-freqs.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
-import { readModelConfig } from '../../src/model/config.ts';
+import { parseModelConfig, readModelConfig } from '../../src/model/config.ts';
 import { destroyModel, loadModel } from '../../src/model/model.ts';
 import { makeTestModel, type TestModelOptions } from '../../src/model/test-model.ts';
 import { hfFolderToGguf } from '../helpers/gguf-model.ts';
@@ -52,6 +55,8 @@ describe('GGUF model source', () => {
       const model = await loadModel(gpu, ggufWithTokenizer(await hfFolderToGguf(hf), hf));
       try {
         expect(model.cfg.numLayers).toBe(ref.cfg.numLayers);
+        // config.json made from the metadata (what a merge into a folder keeps) says the same scaling.
+        expect(model.cfg.ropeScaling).toEqual(ref.cfg.ropeScaling);
         expect(model.cfg.tieWordEmbeddings).toBe(ref.cfg.tieWordEmbeddings);
         const a = await engineLogits(ref, TOKENS);
         const b = await engineLogits(model, TOKENS);
@@ -92,6 +97,17 @@ describe('GGUF model source', () => {
     const h = await readGgufHeader(src);
     expect(h.tensors.length).toBeGreaterThan(5);
     expect(read).toBeLessThanOrEqual(Math.min(bytes.byteLength, 1 << 20));
+  });
+});
+
+describe('Llama 3 scaling from rope_freqs', () => {
+  it("recovers Llama-3.1-8B's published rope_scaling from the f32 factors its GGUF holds", () => {
+    const cfg = parseModelConfig(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'configs', 'llama-3.1-8b', 'config.json'), 'utf8'));
+    const plain = ropeInvFreq({ ...cfg, ropeScaling: { type: 'default' } });
+    const scaled = ropeInvFreq(cfg);
+    const factors = Array.from(Float32Array.from(plain, (f, j) => f / scaled[j]!));
+    expect(llama3ScalingOf(factors, 128, 500000)).toEqual({ rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 });
+    expect(llama3ScalingOf(factors.map((f, j) => (j === 40 ? f * 1.01 : f)), 128, 500000)).toBeNull();
   });
 });
 
