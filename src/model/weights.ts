@@ -11,7 +11,8 @@ import type { Gpu } from '../gpu/device.ts';
 import { DeviceLimitError } from '../gpu/errors.ts';
 import { uploadBuffer } from '../gpu/recorder.ts';
 import { type GpuMatrix, isQuantDtype, matrixBytes, uploadMatrix, type WeightDtype } from '../kernels/weights.ts';
-import { isQuantType, type QuantType, typeInfo } from '../quant/ggml-types.ts';
+import { dequantizeRow } from '../quant/dequantize.ts';
+import { isQuantType, type QuantType, rowBytes, typeInfo } from '../quant/ggml-types.ts';
 import { quantizeRows } from '../quant/quantize.ts';
 import type { ModelConfig } from './config.ts';
 import { modelParams } from './params.ts';
@@ -154,10 +155,11 @@ export function firstNonFinite(dtype: FloatDtype, bytes: Uint8Array): number {
   return -1;
 }
 
-function checkFinite(t: CheckpointTensor, values: Float32Array): void {
+/** `first`: the element index of values[0] in the tensor, for the message. */
+function checkFinite(t: CheckpointTensor, values: Float32Array, first = 0): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
-      throw new TensorError(t.source.name, t.name, `holds ${values[i]} at element ${i}; model weights must be finite numbers, the file is corrupt (download it again)`);
+      throw new TensorError(t.source.name, t.name, `holds ${values[i]} at element ${first + i}; model weights must be finite numbers, the file is corrupt (download it again)`);
     }
   }
 }
@@ -172,19 +174,31 @@ async function checkedBytes(t: CheckpointTensor): Promise<Uint8Array> {
   return raw;
 }
 
-/** One matrix's bytes in `target`: kept as stored when it already is, else converted through f32. */
+/** f32 values converted at a time: a 128256 x 4096 embedding is never whole in f32 (2 GiB). */
+const BLOCK_VALUES = 1 << 22;
+
+/**
+ * One matrix's bytes in `target` (ggml's own block bytes for a block format): kept as stored when
+ * it already is, else converted through f32 a few MiB of rows at a time. Every value is checked
+ * finite on the way (for a block format, through its dequantized values: a bad f16 scale shows there).
+ */
 async function matrixBytesAs(t: CheckpointTensor, target: WeightDtype, rows: number, cols: number): Promise<Uint8Array> {
-  if (isQuantType(t.dtype)) {
-    // Block formats are checked through their values: a non-finite f16 scale shows there.
-    const values = await readTensorF32(t);
-    checkFinite(t, values);
-    if (t.dtype === target) return readTensorBytes(t);
-    return isQuantDtype(target) ? quantizeRows(target, values, rows, cols) : fromFloat32(ST_OF[target]!, values);
+  const st = ST_OF[target];
+  if (!isQuantType(t.dtype) && t.dtype === st) return checkedBytes(t);
+  const raw = await readTensorBytes(t);
+  const inBytes = isQuantType(t.dtype) ? rowBytes(t.dtype, cols) : cols * (t.dtype === 'F32' ? 4 : 2);
+  const outBytes = isQuantDtype(target) ? rowBytes(target, cols) : cols * (target === 'f32' ? 4 : 2);
+  const keep = t.dtype === target;
+  const out = keep ? raw : new Uint8Array(rows * outBytes);
+  const step = Math.max(1, Math.floor(BLOCK_VALUES / cols));
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const n = Math.min(step, rows - r0);
+    const part = raw.subarray(r0 * inBytes, (r0 + n) * inBytes);
+    const values = isQuantType(t.dtype) ? dequantizeRow(t.dtype, part, n * cols) : toFloat32(t.dtype as FloatDtype, part);
+    checkFinite(t, values, r0 * cols);
+    if (!keep) out.set(isQuantDtype(target) ? quantizeRows(target, values, n, cols) : fromFloat32(st!, values), r0 * outBytes);
   }
-  const raw = await checkedBytes(t);
-  if (isQuantDtype(target)) return quantizeRows(target, toFloat32(t.dtype as FloatDtype, raw), rows, cols);
-  const st = ST_OF[target]!;
-  return t.dtype === st ? raw : fromFloat32(st, toFloat32(t.dtype as FloatDtype, raw));
+  return out;
 }
 
 export async function loadWeights(

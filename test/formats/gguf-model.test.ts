@@ -69,6 +69,18 @@ describe('GGUF model source', () => {
     });
   }
 
+  it('refuses a block whose f16 scale is not finite, naming the tensor and element', async () => {
+    const hf = makeTestModel({ architecture: 'qwen2', dtype: 'F32', hiddenSize: 64, intermediateSize: 96, seed: 12 });
+    const bytes = await hfFolderToGguf(hf, { typeOf: () => 'Q8_0' });
+    const g = readGguf(bytes, 'model.gguf', 'compute');
+    const t = g.tensors.find((x) => x.name === 'blk.1.ffn_up.weight')!;
+    // Block 3 of the tensor: its scale (the block's first two bytes) becomes f16 infinity.
+    new DataView(t.data.buffer, t.data.byteOffset).setUint16(3 * 34, 0x7c00, true);
+    const e = await loadModel(gpu, ggufWithTokenizer(bytes, hf)).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(TensorError);
+    expect((e as Error).message).toMatch(/model\.gguf: tensor "model\.layers\.1\.mlp\.up_proj\.weight" holds (Infinity|-Infinity|NaN) at element 9\d; .*corrupt/);
+  });
+
   it('reads a GGUF v2 file the same as v3', async () => {
     const hf = makeTestModel({ architecture: 'qwen2', dtype: 'F32', seed: 1 });
     const v2 = ggufWithTokenizer(await hfFolderToGguf(hf, { version: 2 }), hf);
