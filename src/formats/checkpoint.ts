@@ -31,6 +31,8 @@ export interface CheckpointTensor {
    * restores the Hugging Face order, whole rows at a time, whatever the dtype.
    */
   rotaryHeads?: number;
+  /** The name in the file when it differs from `name` (a GGUF's "blk.0.attn_q.weight"), for messages. */
+  fileName?: string;
 }
 
 export interface Checkpoint {

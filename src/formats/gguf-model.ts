@@ -177,7 +177,13 @@ function configFromMetadata(file: string, arch: string, md: Map<string, GgufValu
   const hidden = int(file, md, k('embedding_length'));
   const heads = int(file, md, k('attention.head_count'));
   const kvHeads = int(file, md, k('attention.head_count_kv'), heads);
-  const headDim = int(file, md, k('attention.key_length'), Math.floor(hidden / heads));
+  if (heads % kvHeads !== 0) {
+    throw new FormatError(file, `has ${k('attention.head_count')} ${heads}, not a multiple of ${k('attention.head_count_kv')} ${kvHeads}: each key/value head serves a whole group of query heads`);
+  }
+  if (!md.has(k('attention.key_length')) && hidden % heads !== 0) {
+    throw new FormatError(file, `has ${k('embedding_length')} ${hidden}, not a multiple of ${k('attention.head_count')} ${heads}, and no ${k('attention.key_length')} to say how wide a head is`);
+  }
+  const headDim = int(file, md, k('attention.key_length'), hidden / heads);
   const valueLength = int(file, md, k('attention.value_length'), headDim);
   if (valueLength !== headDim) {
     throw new FormatError(file, `has ${k('attention.value_length')} ${valueLength} different from ${k('attention.key_length')} ${headDim}; tabtune's attention needs equal key and value widths`);
@@ -224,7 +230,7 @@ export function ggufCheckpoint(model: GgufModel): Checkpoint {
     if (!name) {
       throw new TensorError(file, t.name, `is not a tensor of a ${architecture} model as tabtune knows it (token_embd, output_norm, output, rope_freqs, blk.N.attn_*/ffn_*); the file holds another architecture's weights`);
     }
-    const ct: CheckpointTensor = { name, dtype: t.type, shape: t.dims, file, source, info: { byteOffset: t.offset, byteLength: t.size } };
+    const ct: CheckpointTensor = { name, fileName: t.name, dtype: t.type, shape: t.dims, file, source, info: { byteOffset: t.offset, byteLength: t.size } };
     if (architecture === 'llama') {
       if (/\.self_attn\.q_proj\./.test(name)) ct.rotaryHeads = config.num_attention_heads as number;
       if (/\.self_attn\.k_proj\./.test(name)) ct.rotaryHeads = config.num_key_value_heads as number;
@@ -233,6 +239,20 @@ export function ggufCheckpoint(model: GgufModel): Checkpoint {
     totalBytes += t.size;
   }
   return { files: [file], tensors, totalBytes };
+}
+
+const GGUF_NAMES = new Map([
+  ...Object.entries(GLOBAL_TENSORS).map(([g, hf]) => [hf, g] as const),
+  ...Object.entries(LAYER_TENSORS).map(([g, hf]) => [hf, g] as const),
+]);
+
+/** llama.cpp's name of a transformers tensor ("model.layers.0.mlp.up_proj.weight" -> "blk.0.ffn_up.weight"). */
+export function ggufTensorName(hf: string): string | null {
+  const global = GGUF_NAMES.get(hf);
+  if (global) return global;
+  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf);
+  const module = m && GGUF_NAMES.get(m[2]!);
+  return module ? `blk.${m[1]}.${module}.${m[3]}` : null;
 }
 
 /** transformers' name of a GGUF tensor, or null for one tabtune does not know. */

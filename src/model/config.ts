@@ -53,6 +53,8 @@ export interface ModelConfig {
    * holds them (llama.cpp's form of Llama 3 scaling); when set they replace `ropeScaling`.
    */
   ropeFreqFactors?: number[];
+  /** Set when the config was made from a GGUF file's metadata: its general.architecture (messages name its keys). */
+  ggufArchitecture?: string;
 }
 
 const ARCHITECTURES: Record<string, Architecture> = {
@@ -241,7 +243,7 @@ export async function readModelConfig(files: ModelFiles): Promise<ModelConfig> {
   if (files.gguf) {
     const m = await openGgufModel(await files.gguf());
     const cfg = parseModelConfig(JSON.stringify(m.config), `${m.source.name} (its metadata)`);
-    return m.ropeFreqFactors ? { ...cfg, ropeFreqFactors: m.ropeFreqFactors } : cfg;
+    return { ...cfg, ggufArchitecture: m.architecture, ...(m.ropeFreqFactors ? { ropeFreqFactors: m.ropeFreqFactors } : {}) };
   }
   const src = await files.get('config.json');
   if (!src) {

@@ -5,6 +5,7 @@
 // (they are tiny). Everything is validated against the parameter table before the first allocation.
 
 import { type Checkpoint, type CheckpointTensor, readTensorBytes, readTensorF32 } from '../formats/checkpoint.ts';
+import { ggufTensorName } from '../formats/gguf-model.ts';
 import { fromFloat32, toFloat32, type FloatDtype } from '../formats/dtype.ts';
 import { TensorError } from '../formats/errors.ts';
 import type { Gpu } from '../gpu/device.ts';
@@ -91,18 +92,18 @@ export function planWeights(cfg: ModelConfig, ckpt: Checkpoint | null, precision
   for (const spec of specs) {
     const t = ckpt ? ckpt.tensors.get(spec.name) : null;
     if (ckpt && !t) {
-      const hint = spec.name === 'lm_head.weight' ? ' (if the model reuses its embeddings as the output head, config.json must say "tie_word_embeddings": true)' : '';
-      throw new TensorError(where, spec.name, `is missing; config.json describes a ${cfg.hfArchitecture} that needs it${hint}`);
+      const hint = spec.name === 'lm_head.weight' && !cfg.ggufArchitecture ? ' (if the model reuses its embeddings as the output head, config.json must say "tie_word_embeddings": true)' : '';
+      throw new TensorError(where, shownName(cfg, spec.name), `is missing; ${doc(cfg)} describes a ${cfg.hfArchitecture} that needs it${hint}`);
     }
     if (t && (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i]))) {
-      throw new TensorError(t.source.name, spec.name, `has shape [${t.shape.join(', ')}], but config.json implies [${spec.shape.join(', ')}]${shapeHint(spec.name)}; config.json and the weights do not belong together`);
+      throw new TensorError(t.source.name, shownName(cfg, spec.name), `has shape [${t.shape.join(', ')}], but ${doc(cfg)} implies [${spec.shape.join(', ')}]${shapeHint(cfg, spec.name)}; ${doc(cfg)} and the weights do not belong together`);
     }
     if (t && !FLOAT_DTYPES.has(t.dtype) && !isQuantType(t.dtype)) {
-      throw new TensorError(t.source.name, spec.name, `has dtype ${t.dtype}; supported: F32, F16, BF16 and ggml's Q2_K .. Q8_0 block formats`);
+      throw new TensorError(t.source.name, shownName(cfg, spec.name), `has dtype ${t.dtype}; supported: F32, F16, BF16 and ggml's Q2_K .. Q8_0 block formats`);
     }
     const source = t?.dtype ?? assumed;
     const isMatrix = spec.shape.length === 2;
-    if (!isMatrix && isQuantType(source)) throw new TensorError(t!.source.name, spec.name, `is a vector stored as ${source}; llama.cpp keeps vectors in F32, the file is corrupt`);
+    if (!isMatrix && isQuantType(source)) throw new TensorError(t!.source.name, shownName(cfg, spec.name), `is a vector stored as ${source}; llama.cpp keeps vectors in F32, the file is corrupt`);
     const md = isMatrix ? matrixDtype(source, precision, spec.shape[1]!) : null;
     const size = md ? matrixBytes(md, spec.shape[0]!, spec.shape[1]!) : spec.shape.reduce((a, b) => a * b, 1) * 4;
     tensors.push({ name: spec.name, tensor: t ?? null, shape: spec.shape, matrixDtype: md, bytes: size });
@@ -111,13 +112,27 @@ export function planWeights(cfg: ModelConfig, ckpt: Checkpoint | null, precision
   return { tensors, bytes };
 }
 
-/** The config.json fields a tensor's shape follows from. */
-function shapeHint(name: string): string {
-  if (name.includes('embed_tokens') || name.startsWith('lm_head')) return ' (vocab_size, hidden_size)';
+/** A tensor as its file names it: llama.cpp's name in a GGUF ("blk.0.ffn_up.weight"). */
+const shownName = (cfg: ModelConfig, hfName: string) => (cfg.ggufArchitecture ? (ggufTensorName(hfName) ?? hfName) : hfName);
+
+/** Where the config came from, for messages: config.json, or a GGUF file's metadata. */
+const doc = (cfg: ModelConfig) => (cfg.ggufArchitecture ? 'the GGUF metadata' : 'config.json');
+
+/** llama.cpp's metadata keys (after "<arch>.") for the config.json fields messages name. */
+const GGUF_KEYS: Record<string, string> = {
+  vocab_size: 'vocab_size', hidden_size: 'embedding_length', intermediate_size: 'feed_forward_length', num_hidden_layers: 'block_count',
+  num_attention_heads: 'attention.head_count', num_key_value_heads: 'attention.head_count_kv', head_dim: 'attention.key_length',
+};
+const field = (cfg: ModelConfig, name: string) => (cfg.ggufArchitecture ? `${cfg.ggufArchitecture}.${GGUF_KEYS[name] ?? name}` : name);
+
+/** The config fields a tensor's shape follows from. */
+function shapeHint(cfg: ModelConfig, name: string): string {
+  const fields = (...names: string[]) => ` (${names.map((n) => field(cfg, n)).join(', ')})`;
+  if (name.includes('embed_tokens') || name.startsWith('lm_head')) return fields('vocab_size', 'hidden_size');
   if (/_proj\.(weight|bias)$/.test(name)) return name.includes('.mlp.')
-    ? ' (hidden_size, intermediate_size)'
-    : ' (hidden_size, num_attention_heads, num_key_value_heads, head_dim)';
-  if (/_norm\.weight$/.test(name)) return name.includes('self_attn') ? ' (head_dim)' : ' (hidden_size)';
+    ? fields('hidden_size', 'intermediate_size')
+    : fields('hidden_size', 'num_attention_heads', 'num_key_value_heads', 'head_dim');
+  if (/_norm\.weight$/.test(name)) return name.includes('self_attn') ? fields('head_dim') : fields('hidden_size');
   return '';
 }
 
@@ -131,7 +146,7 @@ function checkUnexpected(cfg: ModelConfig, ckpt: Checkpoint, expected: Set<strin
     if (expected.has(t.name)) continue;
     const layer = /^model\.layers\.(\d+)\./.exec(t.name);
     if (layer && Number(layer[1]) >= cfg.numLayers) {
-      throw new TensorError(t.source.name, t.name, `belongs to layer ${layer[1]}, but config.json has num_hidden_layers ${cfg.numLayers} (layers 0 .. ${cfg.numLayers - 1}); config.json and the weights do not belong together`);
+      throw new TensorError(t.source.name, shownName(cfg, t.name), `belongs to layer ${layer[1]}, but ${doc(cfg)} has ${field(cfg, 'num_hidden_layers')} ${cfg.numLayers} (layers 0 .. ${cfg.numLayers - 1}); ${doc(cfg)} and the weights do not belong together`);
     }
     if (/_proj\.bias$/.test(t.name)) {
       const field = t.name.includes('.mlp.') ? 'mlp_bias' : 'attention_bias';
@@ -159,7 +174,7 @@ export function firstNonFinite(dtype: FloatDtype, bytes: Uint8Array): number {
 function checkFinite(t: CheckpointTensor, values: Float32Array, first = 0): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i]!)) {
-      throw new TensorError(t.source.name, t.name, `holds ${values[i]} at element ${first + i}; model weights must be finite numbers, the file is corrupt (download it again)`);
+      throw new TensorError(t.source.name, t.fileName ?? t.name, `holds ${values[i]} at element ${first + i}; model weights must be finite numbers, the file is corrupt (download it again)`);
     }
   }
 }

@@ -14,6 +14,7 @@ import { ropeInvFreq } from '../../src/model/rope-freqs.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { parseModelConfig, readModelConfig } from '../../src/model/config.ts';
 import { destroyModel, loadModel } from '../../src/model/model.ts';
+import { planWeights } from '../../src/model/weights.ts';
 import { makeTestModel, type TestModelOptions } from '../../src/model/test-model.ts';
 import { hfFolderToGguf } from '../helpers/gguf-model.ts';
 import { testGpu } from '../helpers/gpu.ts';
@@ -78,7 +79,7 @@ describe('GGUF model source', () => {
     new DataView(t.data.buffer, t.data.byteOffset).setUint16(3 * 34, 0x7c00, true);
     const e = await loadModel(gpu, ggufWithTokenizer(bytes, hf)).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(TensorError);
-    expect((e as Error).message).toMatch(/model\.gguf: tensor "model\.layers\.1\.mlp\.up_proj\.weight" holds (Infinity|-Infinity|NaN) at element 9\d; .*corrupt/);
+    expect((e as Error).message).toMatch(/model\.gguf: tensor "blk\.1\.ffn_up\.weight" holds (Infinity|-Infinity|NaN) at element 9\d; .*corrupt/);
   });
 
   it('reads a GGUF v2 file the same as v3', async () => {
@@ -144,6 +145,15 @@ describe('GGUF model refusals', () => {
     await configError(await rewrite((m) => m.filter(([k]) => k !== 'llama.embedding_length')), 'model.gguf', 'llama.embedding_length');
     await configError(await rewrite((m) => m.map(([k, v]) => [k, k === 'llama.block_count' ? { type: 'string', value: 'two' } : v])), 'llama.block_count', 'positive integer');
     await configError(await rewrite((m) => m.map(([k, v]) => [k, k === 'llama.rope.dimension_count' ? { type: 'u32', value: 4 } : v])), 'partial rotary');
+  });
+
+  it('names the metadata keys and the GGUF tensor when they disagree', async () => {
+    await configError(await rewrite((m) => m.map(([k, v]) => [k, k === 'llama.attention.head_count_kv' ? { type: 'u32', value: 3 } : v])), 'llama.attention.head_count 4, not a multiple of llama.attention.head_count_kv 3');
+    const files = await rewrite((m) => m.map(([k, v]) => [k, k === 'llama.vocab_size' ? { type: 'u32', value: 999 } : v]));
+    const plan = async (f: ModelFiles) => planWeights(await readModelConfig(f), await openCheckpoint(f), 'auto');
+    await expect(plan(files)).rejects.toThrow(/model\.gguf: tensor "token_embd\.weight" has shape \[\d+, \d+\], but the GGUF metadata implies \[999, \d+\] \(llama\.vocab_size, llama\.embedding_length\)/);
+    const layers = await rewrite((m) => m.map(([k, v]) => [k, k === 'llama.block_count' ? { type: 'u32', value: 3 } : v]));
+    await expect(plan(layers)).rejects.toThrow(/tensor "blk\.2\.attn_norm\.weight" is missing; the GGUF metadata describes/);
   });
 
   it('refuses other architectures and adapters, saying what it runs', async () => {
