@@ -37,13 +37,17 @@ export class GgufMetadata {
     return this.scalar(key, 'a bool', (v) => v.type === 'bool') as boolean | null;
   }
 
-  /** Any integer type (llama.cpp itself insists on the one its converter writes). */
-  int(key: string): number | null {
-    const x = this.scalar(key, 'an integer', (v) => INT_TYPES.has(v.type));
+  /** Any integer type (llama.cpp itself insists on the one its converter writes); `want` words the error. */
+  int(key: string, want = 'an integer'): number | null {
+    const x = this.scalar(key, want, (v) => INT_TYPES.has(v.type));
     if (x === null) return null;
     const n = toNumber(x);
     if (!Number.isSafeInteger(n)) this.fail(key, `is ${String(x)}, out of range`);
     return n;
+  }
+
+  float(key: string, want = 'a float'): number | null {
+    return this.scalar(key, want, (v) => FLOAT_TYPES.has(v.type)) as number | null;
   }
 
   private array(key: string, want: string, itemOk: (t: string) => boolean): GgufScalar[] | null {

@@ -11,7 +11,9 @@ import { bytesSource } from './byte-source.ts';
 import type { Checkpoint, CheckpointTensor } from './checkpoint.ts';
 import { FormatError, TensorError } from './errors.ts';
 import { type GgufHeader, type GgufValue, readGgufHeader } from './gguf.ts';
+import { GgufMetadata } from './gguf-metadata.ts';
 import { tokenizerFilesFromGguf } from './gguf-tokenizer.ts';
+import { once } from '../util/once.ts';
 
 /** general.architecture values tabtune runs, with transformers' class for each. */
 const ARCHITECTURES: Record<string, { hf: string; modelType: string }> = {
@@ -69,11 +71,11 @@ async function readModel(source: ByteSource): Promise<GgufModel> {
   const header = await readGgufHeader(source, 'compute');
   const file = source.name;
   const md = header.metadata;
-  const type = md.get('general.type');
-  if (type && type.type === 'string' && type.value === 'adapter') {
+  const meta = new GgufMetadata(md, file);
+  if (meta.string('general.type') === 'adapter') {
     throw new FormatError(file, 'is a GGUF LoRA adapter (general.type "adapter"), not a model: load its base model with --model and the adapter with --adapter');
   }
-  const arch = str(file, md, 'general.architecture');
+  const arch = meta.string('general.architecture') ?? meta.fail('general.architecture', 'is missing; every GGUF model names its architecture there');
   if (!ARCHITECTURES[arch]) {
     throw new FormatError(file, `has general.architecture "${arch}"; tabtune runs ${Object.keys(ARCHITECTURES).join(', ')} (Llama 2/3.x, Mistral-style, SmolLM, TinyLlama, Qwen2/2.5, Qwen3)`);
   }
@@ -123,72 +125,59 @@ export function llama3ScalingOf(factors: number[], headDim: number, theta: numbe
   return null;
 }
 
-function value(file: string, md: Map<string, GgufValue>, key: string): GgufValue {
-  const v = md.get(key);
-  if (!v) throw new FormatError(file, `has no metadata "${key}", which a ${String(md.get('general.architecture')?.value)} model needs; the file is incomplete (convert it again with a current llama.cpp)`);
-  return v;
-}
+/** A model's hyperparameters from its metadata: typed by GgufMetadata, then required or defaulted. */
+class Hyperparameters {
+  constructor(
+    readonly m: GgufMetadata,
+    readonly arch: string,
+  ) {}
 
-function str(file: string, md: Map<string, GgufValue>, key: string): string {
-  const v = value(file, md, key);
-  if (v.type !== 'string') throw new FormatError(file, `metadata "${key}" must be a string, got ${v.type}`);
-  return v.value as string;
-}
-
-const INT_TYPES = new Set(['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'u64', 'i64']);
-
-function int(file: string, md: Map<string, GgufValue>, key: string, fallback?: number): number {
-  if (fallback !== undefined && !md.has(key)) return fallback;
-  const v = value(file, md, key);
-  const n = v.type === 'array' ? NaN : Number(v.value);
-  if (!INT_TYPES.has(v.type) || !Number.isSafeInteger(n) || n <= 0) {
-    throw new FormatError(file, `metadata "${key}" must be a positive integer, got ${v.type === 'array' ? 'an array' : `${v.type} ${String(v.value)}`}`);
+  private missing(key: string): never {
+    return this.m.fail(key, `is missing, and a ${this.arch} model needs it; the file is incomplete (convert it again with a current llama.cpp)`);
   }
-  return n;
-}
 
-function float(file: string, md: Map<string, GgufValue>, key: string, fallback: number): number {
-  if (!md.has(key)) return fallback;
-  const v = value(file, md, key);
-  const n = v.type === 'array' ? NaN : Number(v.value);
-  if ((v.type !== 'f32' && v.type !== 'f64') || !(n > 0) || !Number.isFinite(n)) {
-    throw new FormatError(file, `metadata "${key}" must be a positive float, got ${v.type === 'array' ? 'an array' : `${v.type} ${String(v.value)}`}`);
+  int(key: string, fallback?: number): number {
+    const n = this.m.int(key, 'a positive integer') ?? fallback ?? this.missing(key);
+    if (n <= 0) this.m.fail(key, `must be a positive integer, got ${n}`);
+    return n;
   }
-  return n;
-}
 
-/** A token id from the metadata, or null; an id outside the vocabulary is an error. */
-function tokenId(file: string, md: Map<string, GgufValue>, key: string, vocab: number): number | null {
-  if (!md.has(key)) return null;
-  const v = value(file, md, key);
-  const n = v.type === 'array' ? NaN : Number(v.value);
-  if (!INT_TYPES.has(v.type) || !Number.isSafeInteger(n) || n < 0 || n >= vocab) {
-    throw new FormatError(file, `metadata "${key}" is ${v.type === 'array' ? 'an array' : String(v.value)}, not a token id in 0 .. ${vocab - 1}`);
+  float(key: string, fallback: number): number {
+    const x = this.m.float(key, 'a positive float') ?? fallback;
+    if (!(x > 0) || !Number.isFinite(x)) this.m.fail(key, `must be a positive float, got ${x}`);
+    return x;
   }
-  return n;
+
+  /** A token id, or null; an id outside the vocabulary is an error. */
+  tokenId(key: string, vocab: number): number | null {
+    const n = this.m.int(key);
+    if (n !== null && (n < 0 || n >= vocab)) this.m.fail(key, `is ${n}, not a token id in 0 .. ${vocab - 1}`);
+    return n;
+  }
 }
 
 function configFromMetadata(file: string, arch: string, md: Map<string, GgufValue>, tensors: Map<string, { dims: number[] }>): Record<string, unknown> {
   const k = (name: string) => `${arch}.${name}`;
+  const h = new Hyperparameters(new GgufMetadata(md, file), arch);
   const embd = tensors.get('token_embd.weight');
   if (!embd) throw new TensorError(file, 'token_embd.weight', 'is missing; every model has token embeddings');
   const tokens = md.get('tokenizer.ggml.tokens');
-  const vocab = md.has(k('vocab_size')) ? int(file, md, k('vocab_size')) : tokens?.type === 'array' ? tokens.value.length : embd.dims[0]!;
-  const hidden = int(file, md, k('embedding_length'));
-  const heads = int(file, md, k('attention.head_count'));
-  const kvHeads = int(file, md, k('attention.head_count_kv'), heads);
+  const vocab = md.has(k('vocab_size')) ? h.int(k('vocab_size')) : tokens?.type === 'array' ? tokens.value.length : embd.dims[0]!;
+  const hidden = h.int(k('embedding_length'));
+  const heads = h.int(k('attention.head_count'));
+  const kvHeads = h.int(k('attention.head_count_kv'), heads);
   if (heads % kvHeads !== 0) {
     throw new FormatError(file, `has ${k('attention.head_count')} ${heads}, not a multiple of ${k('attention.head_count_kv')} ${kvHeads}: each key/value head serves a whole group of query heads`);
   }
   if (!md.has(k('attention.key_length')) && hidden % heads !== 0) {
     throw new FormatError(file, `has ${k('embedding_length')} ${hidden}, not a multiple of ${k('attention.head_count')} ${heads}, and no ${k('attention.key_length')} to say how wide a head is`);
   }
-  const headDim = int(file, md, k('attention.key_length'), hidden / heads);
-  const valueLength = int(file, md, k('attention.value_length'), headDim);
+  const headDim = h.int(k('attention.key_length'), hidden / heads);
+  const valueLength = h.int(k('attention.value_length'), headDim);
   if (valueLength !== headDim) {
     throw new FormatError(file, `has ${k('attention.value_length')} ${valueLength} different from ${k('attention.key_length')} ${headDim}; tabtune's attention needs equal key and value widths`);
   }
-  const ropeDims = int(file, md, k('rope.dimension_count'), headDim);
+  const ropeDims = h.int(k('rope.dimension_count'), headDim);
   if (ropeDims !== headDim) {
     throw new FormatError(file, `has ${k('rope.dimension_count')} ${ropeDims}, but heads are ${headDim} wide; partial rotary embeddings are not supported`);
   }
@@ -196,23 +185,23 @@ function configFromMetadata(file: string, arch: string, md: Map<string, GgufValu
   if (scaling && !(scaling.type === 'string' && scaling.value === 'none')) {
     throw new FormatError(file, `has ${k('rope.scaling.type')} ${JSON.stringify(scaling.value)}; tabtune supports no RoPE scaling or Llama 3's (rope_freqs), not linear/YaRN context extension`);
   }
-  const eos = [tokenId(file, md, 'tokenizer.ggml.eos_token_id', vocab), tokenId(file, md, 'tokenizer.ggml.eot_token_id', vocab)].filter((t) => t !== null);
+  const eos = [h.tokenId('tokenizer.ggml.eos_token_id', vocab), h.tokenId('tokenizer.ggml.eot_token_id', vocab)].filter((t) => t !== null);
   return {
     architectures: [ARCHITECTURES[arch]!.hf],
     model_type: ARCHITECTURES[arch]!.modelType,
     vocab_size: vocab,
     hidden_size: hidden,
-    intermediate_size: int(file, md, k('feed_forward_length')),
-    num_hidden_layers: int(file, md, k('block_count')),
+    intermediate_size: h.int(k('feed_forward_length')),
+    num_hidden_layers: h.int(k('block_count')),
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
     head_dim: headDim,
-    rms_norm_eps: float(file, md, k('attention.layer_norm_rms_epsilon'), 1e-6),
-    rope_theta: float(file, md, k('rope.freq_base'), 10000),
-    max_position_embeddings: int(file, md, k('context_length'), 2048),
+    rms_norm_eps: h.float(k('attention.layer_norm_rms_epsilon'), 1e-6),
+    rope_theta: h.float(k('rope.freq_base'), 10000),
+    max_position_embeddings: h.int(k('context_length'), 2048),
     tie_word_embeddings: !tensors.has('output.weight'),
     attention_bias: arch === 'llama' && tensors.has('blk.0.attn_q.bias'),
-    bos_token_id: tokenId(file, md, 'tokenizer.ggml.bos_token_id', vocab),
+    bos_token_id: h.tokenId('tokenizer.ggml.bos_token_id', vocab),
     eos_token_id: [...new Set(eos)],
     torch_dtype: 'bfloat16',
   };
@@ -273,21 +262,15 @@ const JSON_FILES = new Set(['config.json', 'tokenizer.json', 'tokenizer_config.j
  */
 export function ggufModelFiles(source: ByteSource | { name: string; open: () => Promise<ByteSource> }, beside: ModelFiles | null = null): ModelFiles {
   // Opened once: the header is read and checked once per file, whatever asks first.
-  let opened: Promise<ByteSource> | null = null;
-  const open = (): Promise<ByteSource> => {
-    opened ??= 'open' in source ? source.open() : Promise.resolve(source);
-    opened.catch(() => (opened = null));
-    return opened;
-  };
+  const open = once('open' in source ? source.open : () => Promise.resolve(source));
   // The two tokenizer files are made once, together: converting a large vocabulary takes seconds.
-  let tokenizer: Promise<ReturnType<typeof tokenizerFilesFromGguf>> | null = null;
-  const make = async (file: string): Promise<Uint8Array> => {
+  const tokenizer = once(async () => {
     const src = await open();
-    const m = await openGgufModel(src);
-    if (file === 'config.json') return json(m.config);
-    tokenizer ??= Promise.resolve().then(() => tokenizerFilesFromGguf(m.header.metadata, src.name));
-    tokenizer.catch(() => (tokenizer = null));
-    const tok = await tokenizer;
+    return tokenizerFilesFromGguf((await openGgufModel(src)).header.metadata, src.name);
+  });
+  const make = async (file: string): Promise<Uint8Array> => {
+    if (file === 'config.json') return json((await openGgufModel(await open())).config);
+    const tok = await tokenizer();
     return json(file === 'tokenizer.json' ? tok.tokenizerJson : tok.tokenizerConfig);
   };
   return {

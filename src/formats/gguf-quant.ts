@@ -22,6 +22,12 @@ const FILE_TYPES: Record<number, string> = {
   29: 'IQ2_M', 30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0', 38: 'MXFP4_MOE',
 };
 
+/** llama_ftype's value for a file made as `name` ("F16", "Q8_0", ...). */
+export function fileTypeId(name: string): number | undefined {
+  const found = Object.entries(FILE_TYPES).find(([, n]) => n === name);
+  return found && Number(found[0]);
+}
+
 /** The type the file was made as (general.file_type), or null when the header does not say. */
 export function ggufFileType(header: GgufHeader): string | null {
   const v = header.metadata.get('general.file_type');

@@ -9,6 +9,7 @@ import { quantFromName } from './gguf-quant.ts';
 import { isRepoId } from './hub-files.ts';
 import type { HubEntry } from './hub-tree.ts';
 import { formatBytes } from '../util/format.ts';
+import { once } from '../util/once.ts';
 
 /** A GGUF model named on a hub: a file in a repo, or a quant type to find in the repo's file list. */
 export type HubGgufSpec = { repo: string; file: string; quant?: undefined } | { repo: string; quant: string; file?: undefined };
@@ -93,18 +94,6 @@ function besideGguf(repo: ModelFiles, path: () => Promise<string>): ModelFiles {
   };
 }
 
-/** Runs `f` once; a failure is forgotten, so a retry runs it again. */
-function once<T>(f: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | null = null;
-  return () => {
-    if (!p) {
-      p = f();
-      p.catch(() => (p = null));
-    }
-    return p;
-  };
-}
-
 /**
  * A GGUF in the repo whose files `repo` gives, as a model folder named `name`. `path` is the file's
  * path in the repo, or finds it (a quant type looked up in the repo's list); `open` yields the file
@@ -114,5 +103,5 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
 export function hubGgufModelFiles(repo: ModelFiles, path: string | (() => Promise<string>), open: (path: string) => Promise<ByteSource>, name?: string): ModelFiles {
   const where = once(typeof path === 'string' ? () => Promise.resolve(path) : path);
   const label = name ?? (typeof path === 'string' ? `${repo.name}/${path}` : repo.name);
-  return ggufModelFiles({ name: label, open: once(async () => open(await where())) }, besideGguf(repo, where));
+  return ggufModelFiles({ name: label, open: async () => open(await where()) }, besideGguf(repo, where));
 }

@@ -14,14 +14,12 @@ import { fromFloat32, type FloatDtype } from './dtype.ts';
 import { FormatError } from './errors.ts';
 import { type GgufTensorSpec, type GgufValue, ggufHeaderBytes, ggufPadding, tensorBytes } from './gguf.ts';
 import { permuteRotaryRows } from './gguf-lora.ts';
+import { fileTypeId } from './gguf-quant.ts';
 import { hfName, openGgufModel } from './gguf-model.ts';
 import { matchLora, mergedF32, type StreamedFile } from './merge.ts';
 
 /** What adapted tensors are written as. */
 export type MergedGgufType = 'same' | 'F16' | 'Q8_0';
-
-/** general.file_type (llama_ftype) for a file whose merged tensors are all F16 or Q8_0. */
-const FILE_TYPE: Record<string, number> = { F16: 1, Q8_0: 7 };
 
 export async function mergedGgufFile(
   gpu: Gpu,
@@ -44,9 +42,10 @@ export async function mergedGgufFile(
     return { name: t.name, dims: t.dims, type, hf: adapted ? hf : null, size: tensorBytes(type, t.dims)! };
   });
   const metadata: [string, GgufValue][] = [...header.metadata].filter(([k]) => k !== 'general.alignment');
-  if (want !== 'same' && header.tensors.every((t) => !isQuantType(t.type) || specs.find((s) => s.name === t.name)!.hf)) {
-    const ft = metadata.findIndex(([k]) => k === 'general.file_type');
-    if (ft >= 0) metadata[ft] = ['general.file_type', { type: 'u32', value: FILE_TYPE[want]! }];
+  // general.file_type names what the file was made as: it changes when every quantized matrix was merged.
+  const ft = metadata.findIndex(([k]) => k === 'general.file_type');
+  if (want !== 'same' && ft >= 0 && specs.every((s, i) => !isQuantType(header.tensors[i]!.type) || s.hf !== null)) {
+    metadata[ft] = ['general.file_type', { type: 'u32', value: fileTypeId(want)! }];
   }
   const head = ggufHeaderBytes(metadata, specs, header.alignment);
   const total = specs.reduce((n, s) => n + s.size, 0);

@@ -4,7 +4,7 @@
 // tensor, as bitsandbytes' load_in_4bit does, never the whole model in f32). Norms and biases in f32
 // (they are tiny). Everything is validated against the parameter table before the first allocation.
 
-import { type Checkpoint, type CheckpointTensor, readTensorBytes, readTensorF32 } from '../formats/checkpoint.ts';
+import { type Checkpoint, type CheckpointTensor, readTensorBytes } from '../formats/checkpoint.ts';
 import { ggufTensorName } from '../formats/gguf-model.ts';
 import { fromFloat32, toFloat32, type FloatDtype } from '../formats/dtype.ts';
 import { TensorError } from '../formats/errors.ts';
@@ -240,7 +240,8 @@ export async function loadWeights(
       matrices.set(p.name, uploadMatrix(gpu, { dtype: p.matrixDtype, rows, cols, bytes, label: p.name }));
       dtypes[p.matrixDtype] = (dtypes[p.matrixDtype] ?? 0) + 1;
     } else {
-      const values = isQuantType(t.dtype) ? await readTensorF32(t) : toFloat32(t.dtype as FloatDtype, await checkedBytes(t));
+      // Vectors are float (planWeights refuses a quantized one).
+      const values = toFloat32(t.dtype as FloatDtype, await checkedBytes(t));
       vectors.set(p.name, uploadBuffer(gpu, values, p.name));
     }
     done += p.bytes;
