@@ -4,6 +4,7 @@
 import { Template } from '@huggingface/jinja';
 import { readText, type ModelFiles } from '../formats/byte-source.ts';
 import { FormatError } from '../formats/errors.ts';
+import { patchJinjaForPythonParity } from './jinja-compat.ts';
 import type { ChatMessage } from './types.ts';
 
 export interface ChatTemplate {
@@ -11,6 +12,30 @@ export interface ChatTemplate {
   /** Where it came from, e.g. "tokenizer_config.json"; named in every rendering error. */
   origin: string;
   render(messages: ChatMessage[], addGenerationPrompt: boolean): string;
+  /**
+   * Present when the template marks what a model generates with {% generation %} ... {% endgeneration %}
+   * (as TRL's assistant-only loss reads it): the rendering with each block's text wrapped in
+   * GENERATION_OPEN ... GENERATION_CLOSE, otherwise identical to render(messages, false).
+   */
+  renderGenerationMarked?(messages: ChatMessage[]): string;
+}
+
+/** Unicode noncharacters (reserved for a program's internal use): never in text users write. */
+export const GENERATION_OPEN = '\uFDD0';
+export const GENERATION_CLOSE = '\uFDD1';
+
+const GENERATION_TAG = /\{%(-?)\s*(end)?generation\s*(-?)%\}/g;
+
+/**
+ * The template with each generation tag replaced by a block that writes a marker. A block tag (not
+ * an expression) keeps the original's whitespace handling: trim_blocks / lstrip_blocks and "-".
+ */
+function withGenerationMarkers(source: string): string | null {
+  if (!source.match(GENERATION_TAG)) return null;
+  return source.replace(GENERATION_TAG, (_all, left: string, end: string | undefined, right: string) => {
+    const marker = end ? GENERATION_CLOSE : GENERATION_OPEN;
+    return `{%${left} if true %}{{ '${marker}' }}{% endif ${right}%}`;
+  });
 }
 
 /** transformers' former default template (ChatML), used when a model has none. */
@@ -31,6 +56,28 @@ export class ChatTemplateError extends Error {
 
 type Json = Record<string, unknown>;
 
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+/** The date templates get for "today": Llama 3.x's own default (26 July 2024, a Friday). */
+const TEMPLATE_DATE = { year: 2024, month: 7, day: 26, weekday: 5 };
+
+/**
+ * transformers' strftime_now, on a fixed date: templates that print today's date (Llama 3.2,
+ * SmolLM3) give the same rows on every run, which resuming a run relies on; the date is never trained.
+ */
+const FIXED_STRFTIME = 'tabtune_strftime_now';
+
+function strftimeFixed(format: unknown): string {
+  const d = TEMPLATE_DATE;
+  const two = (n: number) => String(n).padStart(2, '0');
+  const fields: Record<string, string> = {
+    d: two(d.day), m: two(d.month), Y: String(d.year), y: two(d.year % 100),
+    B: MONTHS[d.month - 1]!, b: MONTHS[d.month - 1]!.slice(0, 3), A: DAYS[d.weekday]!, a: DAYS[d.weekday]!.slice(0, 3),
+    H: '00', M: '00', S: '00', '%': '%',
+  };
+  return String(format).replace(/%(.)/g, (all, f: string) => fields[f] ?? all);
+}
+
 /** The special tokens transformers hands to the template (its special_tokens_map), as strings. */
 const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token'] as const;
 
@@ -47,30 +94,40 @@ export function chatTemplateFrom(
   kind: ChatTemplate['source'] = 'model',
   specialTokens: Record<string, string> = {},
 ): ChatTemplate {
-  let compiled: Template;
-  try {
-    compiled = new Template(source);
-  } catch (e) {
-    throw new FormatError(origin, `the chat template could not be parsed (${(e as Error).message})`);
-  }
+  patchJinjaForPythonParity();
+  const compile = (text: string): Template => {
+    try {
+      return new Template(text);
+    } catch (e) {
+      throw new FormatError(origin, `the chat template could not be parsed (${(e as Error).message})`);
+    }
+  };
+  // @huggingface/jinja defines strftime_now itself (today's date); the template calls ours instead.
+  const fixedDate = source.replace(/\bstrftime_now\b/g, FIXED_STRFTIME);
+  const compiled = compile(fixedDate);
+  const markedSource = withGenerationMarkers(fixedDate);
+  const marked = markedSource === null ? null : compile(markedSource);
+  const run = (template: Template, messages: ChatMessage[], addGenerationPrompt: boolean): string => {
+    try {
+      return template.render({
+        // Plain copies: a template may not mutate the caller's messages.
+        messages: messages.map((m) => ({ role: m.role, content: m.content, ...(m.reasoning !== undefined ? { reasoning_content: m.reasoning } : {}) })),
+        add_generation_prompt: addGenerationPrompt,
+        // transformers passes these as None when the caller gives none.
+        tools: null,
+        documents: null,
+        [FIXED_STRFTIME]: strftimeFixed,
+        ...specialTokens,
+      });
+    } catch (e) {
+      throw new ChatTemplateError(origin, `rendering failed: ${(e as Error).message}`);
+    }
+  };
   return {
     source: kind,
     origin,
-    render(messages, addGenerationPrompt) {
-      try {
-        return compiled.render({
-          // Plain copies: a template may not mutate the caller's messages.
-          messages: messages.map((m) => ({ role: m.role, content: m.content })),
-          add_generation_prompt: addGenerationPrompt,
-          // transformers passes these as None when the caller gives none.
-          tools: null,
-          documents: null,
-          ...specialTokens,
-        });
-      } catch (e) {
-        throw new ChatTemplateError(origin, `rendering failed: ${(e as Error).message}`);
-      }
-    },
+    render: (messages, addGenerationPrompt) => run(compiled, messages, addGenerationPrompt),
+    ...(marked ? { renderGenerationMarked: (messages: ChatMessage[]) => run(marked, messages, false) } : {}),
   };
 }
 

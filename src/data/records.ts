@@ -159,7 +159,11 @@ function chatExample(r: Record<string, unknown>, cells: boolean): Example | stri
     if (content === null) return `message ${n} (${role}) has no content`;
     if (typeof content !== 'string') return `message ${n} (${role}) content must be a string, got ${content.got}`;
     if (content.trim() === '') return `message ${n} (${role}) has empty content`;
-    messages.push({ role, content });
+    const reasoning = m.reasoning_content;
+    if (reasoning === undefined || reasoning === null) messages.push({ role, content });
+    else if (role !== 'assistant') return `message ${n} (${role}) has "reasoning_content"; only assistant messages carry reasoning`;
+    else if (typeof reasoning !== 'string') return `message ${n} (assistant) "reasoning_content" must be a string, got ${typeName(reasoning)}`;
+    else messages.push({ role, content, reasoning });
   }
   if (!messages.some((m) => m.role === 'assistant')) {
     return `"${key}" has no assistant message; chat training needs at least one assistant turn`;

@@ -1,9 +1,10 @@
 // One example -> input_ids and labels (-100 = not trained), the way transformers / TRL's SFTTrainer
-// build them, with tabtune computing the loss masks itself (the Jinja renderer drops
-// {% generation %} tags, so chat masks come from rendering the conversation prefix by prefix).
+// build them, with tabtune computing the loss masks itself: a chat is rendered once and each
+// assistant turn located in that rendering (chat-spans.ts).
 
 import type { TextTokenizer } from '../model/tokenizer.ts';
-import { ChatTemplateError, type ChatTemplate } from './chat-template.ts';
+import type { ChatTemplate } from './chat-template.ts';
+import { assistantSpans, type Span } from './chat-spans.ts';
 import type { ChatMessage, Example } from './types.ts';
 
 /**
@@ -65,42 +66,25 @@ function promptCompletion(prompt: string, completion: string, ctx: TokenizeConte
 // ---------------------------------------------------------------------------------------------
 // Chat.
 
-interface Span {
-  /** Character offsets into the full rendering, end exclusive. */
-  start: number;
-  end: number;
-}
+/** Special tokens named as an end (of a turn, message, sentence or text): "<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>", "<|end|>". */
+const END_TOKEN = /end|eot|eom|eos|^<\/s>$|return/i;
+const NOT_AN_END = /header|start|begin/i;
 
-/** The characters of each assistant turn, found by rendering the conversation prefix by prefix. */
-export function assistantSpans(messages: ChatMessage[], template: ChatTemplate): { text: string; spans: Span[] } {
-  const text = template.render(messages, false);
-  const spans: Span[] = [];
-  messages.forEach((m, i) => {
-    if (m.role !== 'assistant') return;
-    const before = template.render(messages.slice(0, i), true);
-    const after = template.render(messages.slice(0, i + 1), false);
-    for (const [rendered, what] of [
-      [before, `the conversation up to message ${i + 1} with the generation prompt`],
-      [after, `the conversation through message ${i + 1}`],
-    ] as const) {
-      if (!text.startsWith(rendered)) {
-        throw new ChatTemplateError(
-          template.origin,
-          `rendering ${what} is not a prefix of the whole conversation's rendering. tabtune finds each ` +
-            "assistant turn's tokens by rendering prefixes, so loss masking needs a prefix-stable template " +
-            '(use mask "none" to train on every token, or a different chat template)',
-        );
-      }
-    }
-    if (after.length < before.length) {
-      throw new ChatTemplateError(
-        template.origin,
-        `the generation prompt before message ${i + 1} is longer than that assistant turn's rendering; masking needs a prefix-stable template`,
-      );
-    }
-    spans.push({ start: before.length, end: after.length });
-  });
-  return { text, spans };
+/**
+ * The tokens that close an assistant turn, trained with it: the EOS tokens and the special tokens
+ * named as ends. A base model's EOS ("<|endoftext|>") need not be its chat template's turn end
+ * ("<|im_end|>"), so names count too.
+ */
+const turnEnds = new WeakMap<TextTokenizer, string[]>();
+
+export function endOfTurnTokens(tok: TextTokenizer): string[] {
+  let ends = turnEnds.get(tok);
+  if (!ends) {
+    const eos = tok.eosTokenIds.map((id) => tok.decode([id])).filter((t) => t !== '');
+    ends = [...new Set([...eos, ...tok.specialTokens.filter((t) => END_TOKEN.test(t) && !NOT_AN_END.test(t))])];
+    turnEnds.set(tok, ends);
+  }
+  return ends;
 }
 
 function arraysEqual(a: number[], b: number[]): boolean {
@@ -140,22 +124,33 @@ function encodeContinuation(text: string, tok: TextTokenizer): number[] {
   return tok.encode(text, { addSpecialTokens: false });
 }
 
+/** Length of the common prefix of two id lists. */
+function sharedPrefix(a: number[], b: number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
 /**
- * Tokens of the full rendering whose boundaries fall on every span boundary. When the tokens of
- * each rendered prefix are a prefix of the whole rendering's tokens (the usual case), those are the
- * whole rendering's tokens; otherwise (a token would straddle a boundary) the rendering is encoded
- * as consecutive segments split at the boundaries, as a model generating the turn would produce it.
+ * The rendering's tokens and, for each, the assistant turn it trains (or null). Tokenization is cut
+ * where each turn's generation starts and where it ends: when the tokens of the text before every
+ * cut are a prefix of the whole rendering's tokens (the usual case) those are the whole rendering's
+ * tokens; otherwise (a token would straddle a cut) the text is encoded as consecutive segments split
+ * at the cuts, as a model generating the turn would produce it. Between a turn's generation start
+ * and its trained text lies text the template writes (an empty think block, a space): its tokens are
+ * not trained, except one that also holds trained text.
  */
 function chatTokens(text: string, spans: Span[], tok: TextTokenizer): { ids: number[]; trained: (number | null)[] } {
-  const cuts = [...new Set(spans.flatMap((s) => [s.start, s.end]))].filter((c) => c > 0 && c < text.length).sort((a, b) => a - b);
-  const whole = tok.encode(text, { addSpecialTokens: false });
+  const cuts = [...new Set(spans.flatMap((s) => [s.promptEnd, s.end]))].filter((c) => c > 0 && c < text.length).sort((a, b) => a - b);
+  const encodeAt = (a: number, b: number) => (a === 0 ? tok.encode(text.slice(0, b), { addSpecialTokens: false }) : encodeContinuation(text.slice(a, b), tok));
+  const whole = encodeAt(0, text.length);
   const tokenAt = new Map<number, number>([
     [0, 0],
     [text.length, whole.length],
   ]);
   let aligned = true;
   for (const c of cuts) {
-    const prefix = tok.encode(text.slice(0, c), { addSpecialTokens: false });
+    const prefix = encodeAt(0, c);
     if (!arraysEqual(prefix, whole.slice(0, prefix.length))) {
       aligned = false;
       break;
@@ -167,19 +162,19 @@ function chatTokens(text: string, spans: Span[], tok: TextTokenizer): { ids: num
     ids = [];
     const bounds = [0, ...cuts, text.length];
     for (let k = 0; k + 1 < bounds.length; k++) {
-      const [a, b] = [bounds[k]!, bounds[k + 1]!];
-      const seg = text.slice(a, b);
-      tokenAt.set(a, ids.length);
-      ids.push(...(a === 0 ? tok.encode(seg, { addSpecialTokens: false }) : encodeContinuation(seg, tok)));
+      tokenAt.set(bounds[k]!, ids.length);
+      ids.push(...encodeAt(bounds[k]!, bounds[k + 1]!));
     }
     tokenAt.set(text.length, ids.length);
   }
-  // For each token, the index of the span it belongs to, or null.
   const trained: (number | null)[] = new Array<number | null>(ids.length).fill(null);
   spans.forEach((s, k) => {
-    const from = tokenAt.get(s.start)!;
+    const from = tokenAt.get(s.promptEnd)!;
     const to = tokenAt.get(s.end)!;
-    for (let t = from; t < to; t++) trained[t] = k;
+    // Template text before the trained text: its whole tokens stay untrained; a token that runs on
+    // into the trained text is trained.
+    const lead = s.start > s.promptEnd ? sharedPrefix(encodeAt(s.promptEnd, s.start), ids.slice(from, to)) : 0;
+    for (let t = from + lead; t < to; t++) trained[t] = k;
   });
   return { ids, trained };
 }
@@ -198,7 +193,7 @@ function tokenizeChat(messages: ChatMessage[], ctx: TokenizeContext): { inputIds
     const inputIds = encodeChat(messages, ctx.template, ctx.tokenizer);
     return { inputIds, labels: [...inputIds] };
   }
-  const { text, spans } = assistantSpans(messages, ctx.template);
+  const { text, spans } = assistantSpans(messages, ctx.template, endOfTurnTokens(ctx.tokenizer));
   const { ids, trained } = chatTokens(text, spans, ctx.tokenizer);
   const keep = ctx.mask === 'last-turn' ? spans.length - 1 : null;
   const labels = ids.map((id, t) => {

@@ -8,6 +8,8 @@ export type ChatRole = 'system' | 'user' | 'assistant';
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** An assistant turn's reasoning given apart from its content (the dataset's "reasoning_content"). */
+  reasoning?: string;
 }
 
 export type Example =

@@ -15,6 +15,8 @@ export interface TextTokenizer {
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
   /** The vocabulary entry of an id as the tokenizer stores it (e.g. "Ġthe", "▁the"), or null for an unknown id. */
   idToToken(id: number): string | null;
+  /** The texts of tokenizer.json's added tokens marked special ("<|im_end|>", "<end_of_turn>", ...). */
+  specialTokens: string[];
 }
 
 type Json = Record<string, unknown>;
@@ -86,9 +88,16 @@ export async function loadTokenizer(
   const eosTokenIds = config && config.eosTokenIds.length > 0 ? [...config.eosTokenIds] : tokEos !== null ? [tokEos] : [];
   const bosTokenId = config?.bosTokenId ?? idOf('bos_token');
 
+  const added = Array.isArray(json.added_tokens) ? (json.added_tokens as unknown[]) : [];
+  const specialTokens = added.flatMap((t) => {
+    const a = t as Json;
+    return typeof a === 'object' && a !== null && a.special === true && typeof a.content === 'string' ? [a.content] : [];
+  });
+
   return {
     vocabSize,
     bosTokenId,
+    specialTokens,
     eosTokenIds,
     encode(text, opts) {
       return tok.encode(text, { add_special_tokens: opts?.addSpecialTokens ?? true }).ids;

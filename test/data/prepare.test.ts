@@ -204,7 +204,7 @@ describe('prepareDataset', () => {
     expect(p.warnings).toHaveLength(1);
     expect(p.warnings[0]).toMatch(/no chat template: chat examples are formatted with ChatML/);
     expect(p.warnings[0]).not.toMatch(/ordinary text/);
-    expect(fx.tokenizer.decode(p.rows[0]!.inputIds.filter((_, t) => p.rows[0]!.labels![t] !== IGNORE))).toBe('Hello!<|im_end|>\n');
+    expect(fx.tokenizer.decode(p.rows[0]!.inputIds.filter((_, t) => p.rows[0]!.labels![t] !== IGNORE))).toBe('Hello!<|im_end|>');
 
     const sp = await sentencePieceTokenizer({ chatTemplate: null });
     const spt = await loadChatTemplate(sp.files);

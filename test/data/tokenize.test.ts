@@ -30,6 +30,21 @@ const CHAT: ChatMessage[] = [
 const IGNORE = -100;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** The ids of each run of trained tokens. */
+function runsOf(got: { inputIds: number[]; labels: number[] }): number[][] {
+  const runs: number[][] = [];
+  got.labels.forEach((l, i) => {
+    if (l === IGNORE) return;
+    if (i > 0 && got.labels[i - 1] !== IGNORE) runs[runs.length - 1]!.push(got.inputIds[i]!);
+    else runs.push([got.inputIds[i]!]);
+  });
+  return runs;
+}
+
+function trainedRuns(fx: TokenizerFixture, got: { inputIds: number[]; labels: number[] }): string[] {
+  return runsOf(got).map((r) => fx.tokenizer.decode(r));
+}
+
 interface Case {
   name: string;
   load: () => Promise<TokenizerFixture>;
@@ -40,7 +55,12 @@ const CASES: Case[] = [
   { name: 'SentencePiece-style BPE with byte fallback', load: () => sentencePieceTokenizer() },
 ];
 
-/** Expected labels computed from token counts of rendered prefixes, independently of tokenize.ts. */
+/**
+ * Expected labels computed from token counts of rendered prefixes, independently of tokenize.ts
+ * (these templates are prefix-stable): each assistant turn is trained from the end of the
+ * generation prompt through its end-of-turn token; a separator the template writes before the
+ * content (Llama 2's space, when it is a token of its own) and the newline after the turn are not.
+ */
 function expectedChat(fx: TokenizerFixture, template: ChatTemplate, messages: ChatMessage[], mask: MaskMode) {
   const enc = (s: string) => fx.tokenizer.encode(s, { addSpecialTokens: false });
   const ids = enc(template.render(messages, false));
@@ -48,10 +68,12 @@ function expectedChat(fx: TokenizerFixture, template: ChatTemplate, messages: Ch
   messages.forEach((m, i) => {
     if (m.role !== 'assistant') return;
     const p = enc(template.render(messages.slice(0, i), true));
-    const q = enc(template.render(messages.slice(0, i + 1), false));
+    const q = enc(template.render(messages.slice(0, i + 1), false).replace(/\n$/, ''));
     expect(ids.slice(0, p.length)).toEqual(p);
     expect(ids.slice(0, q.length)).toEqual(q);
-    spans.push([p.length, q.length]);
+    let start = p.length;
+    while (start < q.length && fx.tokenizer.decode([ids[start]!]).trim() === '') start++;
+    spans.push([start, q.length]);
   });
   const used = mask === 'last-turn' ? spans.slice(-1) : spans;
   const labels = ids.map((id, t) => (mask === 'none' || used.some(([a, b]) => t >= a && t < b) ? id : IGNORE));
@@ -136,7 +158,7 @@ describe.each(CASES)('$name', ({ load }) => {
     expect(already.inputIds).toEqual(got.inputIds);
   });
 
-  it('rejects a template that raises, and one that is not prefix-stable', () => {
+  it('rejects a template that raises, and masks one that is not prefix-stable', () => {
     const bad: ChatMessage[] = [
       { role: 'user', content: 'a' },
       { role: 'user', content: 'b' },
@@ -151,10 +173,16 @@ describe.each(CASES)('$name', ({ load }) => {
       'unstable.jinja',
     );
     const c = { tokenizer: fx.tokenizer, template: unstable, mask: 'prompt' as const };
-    expect(() => tokenizeExample({ kind: 'chat', messages: CHAT }, c)).toThrow(ChatTemplateError);
-    expect(() => tokenizeExample({ kind: 'chat', messages: CHAT }, c)).toThrow(/unstable\.jinja.*masking needs a prefix-stable template/);
-    // mask "none" does not need prefixes.
-    expect(() => tokenizeExample({ kind: 'chat', messages: CHAT }, { ...c, mask: 'none' })).not.toThrow();
+    const got = tokenizeExample({ kind: 'chat', messages: CHAT }, c);
+    expect(fx.tokenizer.decode(got.inputIds)).toBe(unstable.render(CHAT, false).replace(/^ /, ''));
+    // The injected <think></think> is not trained; both answers are, and nothing else.
+    // (GPT-2 writes " Paris" as one token: the space the template writes before it is trained with it.)
+    expect(trainedRuns(fx, got).map((r) => r.trim())).toEqual(['Paris. 🇫🇷', 'Tokyo (東京).']);
+    // A template that leaves an assistant turn out cannot be masked, and says so.
+    const hiding = chatTemplateFrom("{% for m in messages %}{% if m.role != 'assistant' %}{{ m.content }}{% endif %}{% endfor %}", 'hiding.jinja');
+    expect(() => tokenizeExample({ kind: 'chat', messages: CHAT }, { ...c, template: hiding })).toThrow(ChatTemplateError);
+    expect(() => tokenizeExample({ kind: 'chat', messages: CHAT }, { ...c, template: hiding })).toThrow(/hiding\.jinja.*does not write the content of message 3/);
+    expect(() => tokenizeExample({ kind: 'chat', messages: CHAT }, { ...c, template: hiding, mask: 'none' })).not.toThrow();
   });
 
   it('splits at turn boundaries when a token would straddle one', () => {
@@ -182,16 +210,10 @@ describe.each(CASES)('$name', ({ load }) => {
     const p1 = t.render(messages.slice(0, 1), true);
     expect(got.inputIds.slice(0, enc(p1).length)).toEqual(enc(p1));
     // Trained runs decode to exactly the two answers with their end marker.
-    const runs: number[][] = [];
-    got.labels.forEach((l, i) => {
-      if (l === IGNORE) return;
-      if (i > 0 && got.labels[i - 1] !== IGNORE) runs[runs.length - 1]!.push(got.inputIds[i]!);
-      else runs.push([got.inputIds[i]!]);
-    });
     const eosText = fx.tokenizer.decode([fx.tokenizer.eosTokenIds[0]!]);
-    expect(runs.map((r) => fx.tokenizer.decode(r))).toEqual([`Hello there${eosText}\n`, `Paris${eosText}\n`]);
+    expect(trainedRuns(fx, got)).toEqual([`Hello there${eosText}`, `Paris${eosText}`]);
     // A segment inside the text gets no word-start marker ("▁") of its own.
-    for (const r of runs) expect(fx.tokenOf(r[0]!).startsWith('▁')).toBe(false);
+    for (const r of runsOf(got)) expect(fx.tokenOf(r[0]!).startsWith('▁')).toBe(false);
   });
 
   it('passes pre-tokenized rows through and checks every id against the vocabulary', () => {
@@ -242,7 +264,8 @@ describe('GPT-2 fixture', () => {
     const enc = (s: string) => fx.tokenizer.encode(s, { addSpecialTokens: false });
     const segs = [enc(p), enc(full.slice(p.length))];
     expect(got.inputIds).toEqual(segs.flat());
-    expect(got.labels).toEqual([...segs[0]!.map(() => IGNORE), ...segs[1]!]);
+    // Trained: the answer and <|im_end|>, not the newline after it.
+    expect(got.labels).toEqual([...segs[0]!.map(() => IGNORE), ...segs[1]!.slice(0, -1), IGNORE]);
     expect(fx.tokenizer.decode(got.inputIds)).toBe(full);
   });
 });
