@@ -48,6 +48,8 @@ export interface Prepared {
 interface Tokenized {
   inputIds: number[];
   labels: number[];
+  /** Pre-tokenized rows that were packed already (tabtune data tokenize --packing). */
+  positionIds?: number[];
   source: ExampleSource;
 }
 
@@ -85,7 +87,7 @@ function packRow(parts: Tokenized[]): TokenRow {
     const start = inputIds.length;
     inputIds.push(...p.inputIds);
     labels.push(...p.labels);
-    for (let t = 0; t < p.inputIds.length; t++) positionIds.push(t);
+    for (let t = 0; t < p.inputIds.length; t++) positionIds.push(p.positionIds?.[t] ?? t);
     if (start > 0) labels[start] = IGNORE_INDEX;
   }
   return { inputIds, labels, positionIds, source: packedSource(parts) };
@@ -121,8 +123,9 @@ export function prepareDataset(examples: SourcedExample[], o: PrepareOptions): P
     let problem: string | null = null;
     let ids: number[] = [];
     let labels: number[] = [];
+    let positionIds: number[] | undefined;
     try {
-      ({ inputIds: ids, labels } = tokenizeExample(example, ctx));
+      ({ inputIds: ids, labels, positionIds } = tokenizeExample(example, ctx));
     } catch (e) {
       if (!(e instanceof Error)) throw e;
       problem = e.message;
@@ -133,6 +136,7 @@ export function prepareDataset(examples: SourcedExample[], o: PrepareOptions): P
     if (truncated) {
       ids = ids.slice(0, o.seqLen);
       labels = labels.slice(0, o.seqLen);
+      positionIds = positionIds?.slice(0, o.seqLen);
     }
     const trained = countTrained(labels);
     if (problem === null && trained === 0) {
@@ -154,7 +158,7 @@ export function prepareDataset(examples: SourcedExample[], o: PrepareOptions): P
     lengths.push(fullLength);
     trainedTokens += trained;
     keptTokens += ids.length;
-    kept.push({ inputIds: ids, labels, source });
+    kept.push({ inputIds: ids, labels, ...(positionIds ? { positionIds } : {}), source });
   }
 
   if (kept.length === 0) {
@@ -168,7 +172,7 @@ export function prepareDataset(examples: SourcedExample[], o: PrepareOptions): P
 
   let rows: TokenRow[];
   if (!o.packing) {
-    rows = kept.map((k) => ({ inputIds: k.inputIds, labels: k.labels, source: where(k.source) }));
+    rows = kept.map((k) => ({ inputIds: k.inputIds, labels: k.labels, ...(k.positionIds ? { positionIds: k.positionIds } : {}), source: where(k.source) }));
   } else {
     rows = [];
     let current: Tokenized[] = [];

@@ -198,16 +198,40 @@ function tokensExample(r: Record<string, unknown>, cells: boolean): Example | st
   const lab = cellJson(r.labels, 'labels', cells);
   if (lab.problem) return lab.problem;
   const labels = lab.value;
-  if (labels === undefined || labels === null) return { kind: 'tokens', inputIds: inputIds as number[] };
-  if (!Array.isArray(labels)) return `"labels" must be a list of token ids (-100 = ignored), got ${typeName(labels)}`;
-  if (labels.length !== inputIds.length) {
-    return `"labels" has ${labels.length} entries but "input_ids" has ${inputIds.length}; they must be the same length`;
+  const example: Example & { kind: 'tokens' } = { kind: 'tokens', inputIds: inputIds as number[] };
+  if (labels !== undefined && labels !== null) {
+    if (!Array.isArray(labels)) return `"labels" must be a list of token ids (-100 = ignored), got ${typeName(labels)}`;
+    if (labels.length !== inputIds.length) {
+      return `"labels" has ${labels.length} entries but "input_ids" has ${inputIds.length}; they must be the same length`;
+    }
+    for (let i = 0; i < labels.length; i++) {
+      const t: unknown = labels[i];
+      if (!Number.isInteger(t) || ((t as number) < 0 && t !== -100)) {
+        return `"labels"[${i}] is ${JSON.stringify(t)}; labels must be token ids or -100 (ignored)`;
+      }
+    }
+    example.labels = labels as number[];
   }
-  for (let i = 0; i < labels.length; i++) {
-    const t: unknown = labels[i];
-    if (!Number.isInteger(t) || ((t as number) < 0 && t !== -100)) {
-      return `"labels"[${i}] is ${JSON.stringify(t)}; labels must be token ids or -100 (ignored)`;
+  const pos = cellJson(r.position_ids, 'position_ids', cells);
+  if (pos.problem) return pos.problem;
+  if (pos.value !== undefined && pos.value !== null) {
+    const p = pos.value;
+    if (!Array.isArray(p) || p.length !== inputIds.length) {
+      return `"position_ids" must be a list with one position per input id (${inputIds.length}), got ${Array.isArray(p) ? `${p.length} entries` : typeName(p)}`;
+    }
+    const bad = p.findIndex((x: unknown, t) => !(x === 0 || x === (t > 0 ? (p[t - 1] as number) + 1 : -1)));
+    if (bad >= 0) {
+      return `"position_ids"[${bad}] is ${JSON.stringify(p[bad])}; positions start at 0, count up by one, and restart at 0 where a packed document starts`;
+    }
+    example.positionIds = p as number[];
+  }
+  const mask = cellJson(r.attention_mask, 'attention_mask', cells);
+  if (mask.problem) return mask.problem;
+  if (mask.value !== undefined && mask.value !== null) {
+    const m = mask.value;
+    if (!Array.isArray(m) || m.length !== inputIds.length || m.some((x: unknown) => x !== 1)) {
+      return `"attention_mask" must be all 1s, one per input id: rows are read without padding (remove padded positions, or the attention_mask column)`;
     }
   }
-  return { kind: 'tokens', inputIds: inputIds as number[], labels: labels as number[] };
+  return example;
 }

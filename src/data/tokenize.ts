@@ -226,10 +226,11 @@ function checkIds(inputIds: number[], labels: number[], vocabSize: number, fromT
  * text: encode(text) with the tokenizer's special tokens, then EOS unless it is already last.
  * completion: TRL's prompt-completion masking (EOS appended likewise). alpaca: the Stanford prompt
  * with the output as completion. chat: the template's rendering, trained on the assistant turns.
- * tokens: as given (labels default to input_ids). Every id is checked against the vocabulary.
+ * tokens: as given (labels default to input_ids; position_ids of packed rows kept). Every id is
+ * checked against the vocabulary.
  */
-export function tokenizeExample(ex: Example, ctx: TokenizeContext): { inputIds: number[]; labels: number[] } {
-  let out: { inputIds: number[]; labels: number[] };
+export function tokenizeExample(ex: Example, ctx: TokenizeContext): { inputIds: number[]; labels: number[]; positionIds?: number[] } {
+  let out: { inputIds: number[]; labels: number[]; positionIds?: number[] };
   switch (ex.kind) {
     case 'text': {
       const inputIds = withEos(ctx.tokenizer.encode(ex.text), ctx.tokenizer);
@@ -246,7 +247,7 @@ export function tokenizeExample(ex: Example, ctx: TokenizeContext): { inputIds: 
       out = tokenizeChat(ex.messages, ctx);
       break;
     case 'tokens':
-      out = { inputIds: [...ex.inputIds], labels: [...(ex.labels ?? ex.inputIds)] };
+      out = { inputIds: [...ex.inputIds], labels: [...(ex.labels ?? ex.inputIds)], ...(ex.positionIds ? { positionIds: [...ex.positionIds] } : {}) };
       break;
   }
   checkIds(out.inputIds, out.labels, ctx.vocabSize ?? ctx.tokenizer.vocabSize, ex.kind !== 'tokens');

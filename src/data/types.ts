@@ -17,7 +17,7 @@ export type Example =
   | { kind: 'completion'; prompt: string; completion: string }
   | { kind: 'chat'; messages: ChatMessage[] }
   | { kind: 'alpaca'; instruction: string; input: string; output: string }
-  | { kind: 'tokens'; inputIds: number[]; labels?: number[] };
+  | { kind: 'tokens'; inputIds: number[]; labels?: number[]; positionIds?: number[] };
 
 /** Where an example came from: the file and its 1-based line (JSONL, TXT) or row (CSV, JSON array). */
 export interface ExampleSource {

@@ -1,17 +1,29 @@
 // tabtune data inspect: what a dataset file becomes for a given model, before any training:
 // the format found, statistics, bad rows, and a preview with the masked (untrained) parts marked.
+// tabtune data tokenize: the same rows written out as training sees them (pre-tokenized JSONL).
 
+import { open } from 'node:fs/promises';
 import { formatPreview, previewRow, stepsPerEpoch } from '../../data/prepare.ts';
+import type { TokenRow } from '../../model/evaluate.ts';
 import { num, parse, required, UsageError } from '../args.ts';
 import { DATA_FLAGS, DATA_FLAGS_HELP, dataSettings, prepareFile } from '../dataset.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
 
 export const DATA_HELP = `tabtune data inspect FILE --model DIR [--seq-len N] [--examples K] [--batch-size B] [--json]
+tabtune data tokenize FILE --model DIR --out tokens.jsonl [--seq-len N]
   Reads FILE (JSONL, JSON, CSV, TSV or TXT: text, prompt/completion, chat messages, Alpaca or
-  pre-tokenized), tokenizes it with the model's tokenizer and chat template, and prints statistics
-  and the first examples with the masked parts marked ⟦like this⟧ (dimmed on a terminal).
+  pre-tokenized), tokenizes it with the model's tokenizer and chat template, and
+  inspect: prints statistics and the first examples with the masked parts marked ⟦like this⟧
+    (dimmed on a terminal). In a chat, each assistant message is trained (its content as the
+    template writes it, its reasoning, and the end-of-turn token after it); what the template
+    adds around it (role headers, dates, an empty think block, the system prompt) is not.
+  tokenize: writes the rows exactly as training sees them, one JSON object per line:
+    {"input_ids": [...], "labels": [...]} with -100 where nothing is trained, and
+    "position_ids" on packed rows (restarting at 0 at each packed example). train and eval
+    read the file back unchanged; axolotl reads it as a pre-tokenized dataset.
   --seq-len N              maximum sequence length (default 512, at most the model's)
-  --examples K             examples to preview (default 3)
+  --examples K             inspect: examples to preview (default 3)
+  --out FILE               tokenize: the JSONL file to write
 ${DATA_FLAGS_HELP}
 ${MODEL_FLAGS_HELP}`;
 
@@ -21,15 +33,28 @@ export async function dataCommand(argv: string[]): Promise<number> {
     console.log(DATA_HELP);
     return sub ? 0 : 2;
   }
-  if (sub !== 'inspect') throw new UsageError(`unknown subcommand "data ${sub}"; use "tabtune data inspect FILE --model DIR"`);
-  if (!file || file.startsWith('--')) throw new UsageError('give the dataset file: tabtune data inspect FILE --model DIR');
-  const v = parse(rest, { ...MODEL_FLAGS, ...DATA_FLAGS, 'seq-len': { type: 'string' }, examples: { type: 'string' }, 'batch-size': { type: 'string' }, json: { type: 'boolean' } });
+  if (sub !== 'inspect' && sub !== 'tokenize') {
+    throw new UsageError(`unknown subcommand "data ${sub}"; use "tabtune data inspect FILE --model DIR" or "tabtune data tokenize FILE --model DIR --out tokens.jsonl"`);
+  }
+  if (!file || file.startsWith('--')) throw new UsageError(`give the dataset file: tabtune data ${sub} FILE --model DIR`);
+  const v = parse(rest, { ...MODEL_FLAGS, ...DATA_FLAGS, 'seq-len': { type: 'string' }, examples: { type: 'string' }, 'batch-size': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' } });
   if (v.help) {
     console.log(DATA_HELP);
     return 0;
   }
   required(v, 'model');
   const settings = dataSettings(v);
+  if (sub === 'tokenize') {
+    const out = required(v, 'out');
+    await withModel(v, async (model, files) => {
+      const seqLen = Math.min(num(v, 'seq-len', 512, { int: true, min: 2 }), model.maxPositions);
+      const p = await prepareFile(file, model, files, settings, seqLen);
+      await writeTokenRows(out, p.rows);
+      const s = p.stats;
+      console.log(`${out}: ${p.rows.length} rows from ${s.examples} ${p.format} examples${settings.packing ? ' (packed)' : ''}; ${s.trainedTokens + s.maskedTokens} tokens, ${s.trainedTokens} trained`);
+    });
+    return 0;
+  }
   const previewCount = num(v, 'examples', 3, { int: true, min: 0, max: 1000 });
   const batchSize = num(v, 'batch-size', 4, { int: true, min: 1 });
   await withModel(v, async (model, files) => {
@@ -53,4 +78,22 @@ export async function dataCommand(argv: string[]): Promise<number> {
     });
   });
   return 0;
+}
+
+/** One {"input_ids", "labels"[, "position_ids"]} line per row, as training sees the row. */
+async function writeTokenRows(path: string, rows: TokenRow[]): Promise<void> {
+  const out = await open(path, 'w');
+  try {
+    let batch = '';
+    for (const r of rows) {
+      batch += `${JSON.stringify({ input_ids: r.inputIds, labels: r.labels ?? r.inputIds, ...(r.positionIds ? { position_ids: r.positionIds } : {}) })}\n`;
+      if (batch.length > 1 << 20) {
+        await out.write(batch);
+        batch = '';
+      }
+    }
+    await out.write(batch);
+  } finally {
+    await out.close();
+  }
 }
