@@ -88,6 +88,23 @@ describe.each(TEMPLATE_CASES)('tabtune data tokenize / inspect, $name template',
   });
 });
 
+describe('tabtune data tokenize on bad input', () => {
+  it('names an --out folder that is not there, and leaves an existing file alone when the data is bad', async () => {
+    const s = await setup(TEMPLATE_CASES[1]!);
+    const missing = await runCli(['data', 'tokenize', s.chatFile, '--model', s.modelDir, '--out', join(root, 'no-such-folder', 'rows.jsonl')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no-such-folder does not exist or cannot be written to');
+    const out = join(root, 'kept.jsonl');
+    await writeFile(out, 'what the user had\n');
+    const bad = join(root, 'bad-chat.jsonl');
+    await writeFile(bad, `${JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] })}\n{"messages": [{"role": "user"}]}\n`);
+    const r = await runCli(['data', 'tokenize', bad, '--model', s.modelDir, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad-chat\.jsonl line 2: .*message 1 \(user\) has no content/);
+    expect(await readFile(out, 'utf8')).toBe('what the user had\n');
+  }, 60_000);
+});
+
 describe('tokenized rows read back', () => {
   it('train and eval give the chat file\'s losses from the written rows, packed or not', async () => {
     const s = await setup(TEMPLATE_CASES[0]!);

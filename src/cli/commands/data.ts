@@ -2,7 +2,8 @@
 // the format found, statistics, bad rows, and a preview with the masked (untrained) parts marked.
 // tabtune data tokenize: the same rows written out as training sees them (pre-tokenized JSONL).
 
-import { open } from 'node:fs/promises';
+import { access, constants, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { formatPreview, previewRow, stepsPerEpoch } from '../../data/prepare.ts';
 import type { TokenRow } from '../../model/evaluate.ts';
 import { num, parse, required, UsageError } from '../args.ts';
@@ -46,6 +47,10 @@ export async function dataCommand(argv: string[]): Promise<number> {
   const settings = dataSettings(v);
   if (sub === 'tokenize') {
     const out = required(v, 'out');
+    // Before any work: a folder that cannot take the file fails now, not after tokenizing.
+    await access(dirname(out), constants.W_OK).catch(() => {
+      throw new UsageError(`--out ${out}: the folder ${dirname(out)} does not exist or cannot be written to`);
+    });
     await withModel(v, async (model, files) => {
       const seqLen = Math.min(num(v, 'seq-len', 512, { int: true, min: 2 }), model.maxPositions);
       const p = await prepareFile(file, model, files, settings, seqLen);
@@ -80,9 +85,14 @@ export async function dataCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** One {"input_ids", "labels"[, "position_ids"]} line per row, as training sees the row. */
+/**
+ * One {"input_ids", "labels"[, "position_ids"]} line per row, as training sees the row. Written
+ * beside `path` and renamed into place once complete: a failed write leaves an existing file as it was.
+ */
 async function writeTokenRows(path: string, rows: TokenRow[]): Promise<void> {
-  const out = await open(path, 'w');
+  const partial = `${path}.partial-${process.pid}`;
+  const out = await open(partial, 'w');
+  let done = false;
   try {
     let batch = '';
     for (const r of rows) {
@@ -93,7 +103,10 @@ async function writeTokenRows(path: string, rows: TokenRow[]): Promise<void> {
       }
     }
     await out.write(batch);
+    done = true;
   } finally {
     await out.close();
+    if (!done) await rm(partial, { force: true });
   }
+  await rename(partial, path);
 }
