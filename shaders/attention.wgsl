@@ -9,7 +9,7 @@
 // Workgroup (x, y, z) = (row tile, head h, sequence b); each invocation owns ROWS consecutive query
 // rows and walks the keys its rows see once, from its first row's first key to its last row's slot
 // (documents and windows only move forward), masking per row.
-// Params, P, q, k, v, D4, first_key and dot4 come from attention_common.wgsl.
+// Params, P, q, k, v, D4, first_key, dot4 and cap_score come from attention_common.wgsl.
 @group(0) @binding(4) var<storage, read_write> o: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 @group(0) @binding(6) var<storage, read> seg: array<u32>;
@@ -51,7 +51,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var i = 0u; i < ROWS; i++) {
       var sc = vec4<f32>(0.0);
       for (var d = 0u; d < D4; d++) { sc += qv[i][d] * kk[d]; }
-      let score = dot4(sc);
+      let score = cap_score(dot4(sc)).x;
       let ok = s >= lo[i] && s <= pos[i];
       let mNew = select(m[i], max(m[i], score), ok);
       corr[i] = exp(m[i] - mNew);

@@ -1,7 +1,8 @@
 // FlashAttention-2 backward, step 3: dK and dV, looping over the queries that see each key slot and
 // the nH/nKV query heads sharing its kv head. Each output has one writer, so no atomics, and the
 // summation order is fixed (t, then head).
-//   p = exp(q.k * scale - lse)   dV[s] = sum p * dO   ds = p * (dO.v - Di)   dK[s] = scale * sum ds * q
+//   p = exp(c - lse)   dV[s] = sum p * dO   ds = p * (dO.v - Di) * c'   dK[s] = scale * sum ds * q
+// with c = q.k * scale and c' = 1, or with a softcap c = cap * tanh(q.k * scale / cap), c' = 1 - tanh^2.
 // Dimension key: B = sequences, T = query rows per sequence, S = key slots per sequence,
 // nH = query heads, nKV = key/value heads, D = head dim (HEAD_DIM, a compile-time const), R = B*T.
 // q, dO: [R, nH, D] f32   k, v, dK, dV: [B, S, nKV, D] f32   stats: [R, nH] vec2 (lse, Di)   seg: [R] u32
@@ -9,7 +10,7 @@
 // Slots no query sees (past p0 + T - 1, or left behind by the window) get dK = dV = 0.
 // Workgroup (x, y, z) = (slot tile, kv head, sequence b); each invocation owns ROWS consecutive key
 // slots and reads each query row and its output gradient once for all of them.
-// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key and dot4 come from attention_common.wgsl;
+// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key, dot4 and cap_score come from attention_common.wgsl;
 // dO, stats, seg and dO_row from attention_backward_common.wgsl.
 @group(0) @binding(7) var<storage, read_write> dK: array<vec4<f32>>;
 @group(0) @binding(8) var<storage, read_write> dV: array<vec4<f32>>;
@@ -61,8 +62,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
           dp += gg[d] * vv[j][d];
         }
         let ok = s >= lo && s <= pos && s < P.S;
-        let p = select(0.0, exp(dot4(sc) - st.x), ok);
-        let ds = select(0.0, p * (dot4(dp) - st.y), ok);
+        let c = cap_score(dot4(sc));
+        let p = select(0.0, exp(c.x - st.x), ok);
+        let ds = select(0.0, p * (dot4(dp) - st.y) * c.y, ok);
         for (var d = 0u; d < D4; d++) {
           dv[j][d] += p * gg[d];
           dk[j][d] += ds * qq[d];

@@ -1,6 +1,7 @@
 // FlashAttention-2 backward, step 2: dQ, looping over each query's keys as the forward did (no
 // [T, T] matrix):
-//   p = exp(q.k * scale - lse)   dp = dO.v   ds = p * (dp - Di)   dQ = scale * sum_s ds * k[s]
+//   p = exp(c - lse)   dp = dO.v   ds = p * (dp - Di) * c'   dQ = scale * sum_s ds * k[s]
+// with c = q.k * scale and c' = 1, or with a softcap c = cap * tanh(q.k * scale / cap), c' = 1 - tanh^2.
 // Dimension key: B = sequences, T = query rows per sequence, S = key slots per sequence,
 // nH = query heads, nKV = key/value heads, D = head dim (HEAD_DIM, a compile-time const), R = B*T.
 // q, dO, dQ: [R, nH, D] f32   k, v: [B, S, nKV, D] f32   stats: [R, nH] vec2 (lse, Di)   seg: [R] u32
@@ -8,7 +9,7 @@
 // slot (seg) raised by the sliding window, as in the forward.
 // Workgroup (x, y, z) = (row tile, head h, sequence b); each invocation owns ROWS consecutive query
 // rows and reads each key and value once for all of them (see attention_common.wgsl).
-// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key and dot4 come from attention_common.wgsl;
+// Params, P, q, k, v, D4, q_row, k_row, v_row, first_key, dot4 and cap_score come from attention_common.wgsl;
 // dO, stats, seg and dO_row from attention_backward_common.wgsl.
 @group(0) @binding(7) var<storage, read_write> dQ: array<vec4<f32>>;
 
@@ -54,7 +55,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         dp += gv[i][d] * vv[d];
       }
       let ok = s >= lo[i] && s <= pos[i];
-      let ds = select(0.0, exp(dot4(sc) - st[i].x) * (dot4(dp) - st[i].y), ok);
+      let c = cap_score(dot4(sc));
+      let ds = select(0.0, exp(c.x - st[i].x) * (dot4(dp) - st[i].y) * c.y, ok);
       for (var d = 0u; d < D4; d++) { acc[i][d] += ds * kk[d]; }
     }
     kb += stride;

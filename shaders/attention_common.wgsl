@@ -10,7 +10,8 @@
 // An invocation reads each streamed row of the other side (a key and its value, or a query and its
 // output gradient) once for all of its ROWS rows: on devices where every load is costly (software
 // Vulkan) that reuse is most of the speed; ROWS = 1 suits GPUs, whose registers are few.
-struct Params { R: u32, T: u32, S: u32, p0: u32, nH: u32, nKV: u32, window: u32, scale: f32, d4: u32 }; // d4 = D4
+// softcap: scores become softcap * tanh(score / softcap) when the compile-time SOFTCAP is 1 (Gemma).
+struct Params { R: u32, T: u32, S: u32, p0: u32, nH: u32, nKV: u32, window: u32, scale: f32, d4: u32, softcap: f32 }; // d4 = D4
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
@@ -48,4 +49,14 @@ fn v_row(at: u32) -> array<vec4<f32>, D4> {
 
 fn dot4(a: vec4<f32>) -> f32 {
   return a.x + a.y + a.z + a.w;
+}
+
+/**
+ * A score as the softmax sees it, and d(that) / d(score): vec2(score, 1) without a softcap, else
+ * vec2(cap * tanh(score / cap), 1 - tanh^2). tanh_sech2 comes from tanh.wgsl.
+ */
+fn cap_score(score: f32) -> vec2<f32> {
+  if (SOFTCAP == 0u) { return vec2<f32>(score, 1.0); }
+  let ts = tanh_sech2(score / P.softcap);
+  return vec2<f32>(P.softcap * ts.x, ts.y);
 }

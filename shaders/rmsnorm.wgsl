@@ -1,7 +1,8 @@
-// y[r, :] = x[r, :] * rsqrt(mean(x[r, :]^2) + eps) * w      (as transformers: in f32)
+// y[r, :] (+)= x[r, :] * rsqrt(mean(x[r, :]^2) + eps) * w      (as transformers: in f32)
+// accumulate = 1 adds onto y: a residual stream taking a normed branch (Gemma 3's post-norms).
 // Dimension key: R = rows (tokens, or tokens*heads for q/k norms), C = row width.
 // x: [R, C] f32   w: [C] f32   y: [R, C] f32
-struct Params { R: u32, C: u32, eps: f32, _pad: u32 };
+struct Params { R: u32, C: u32, eps: f32, accumulate: u32 };
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
@@ -23,6 +24,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
   let inv = inverseSqrt(workgroup_sum(l, s) / f32(P.C) + P.eps);
   for (var c = l; c < P.C; c += WG) {
-    y[base + c] = x[base + c] * inv * w[c];
+    var v = x[base + c] * inv * w[c];
+    if (P.accumulate != 0u) { v += y[base + c]; }
+    y[base + c] = v;
   }
 }

@@ -91,7 +91,7 @@ export function buildTfjsLora(tf: Tf, s: TfjsLoraSpec): TfjsLoraModel {
   const { hiddenSize: H, intermediateSize: I, numHeads: nH, numKvHeads: nKV, headDim: D, vocabSize: V } = cfg;
   const G = nH / nKV;
   const R = B * T;
-  if (cfg.qkvBias || cfg.oBias || cfg.mlpBias || cfg.qkNorm || cfg.slidingWindow !== null) {
+  if (cfg.qkvBias || cfg.oBias || cfg.mlpBias || cfg.qkNorm || cfg.slidingWindow !== null || cfg.architecture === 'gemma3') {
     throw new Error('the TensorFlow.js LoRA step covers Llama-shaped models only (no biases, q/k norms or sliding window)');
   }
   const prefix = `tabtune_bench_${instances++}`;

@@ -6,7 +6,7 @@ import type { ByteSource, ModelFiles } from './byte-source.ts';
 import { readText } from './byte-source.ts';
 import { dequantizeRow } from '../quant/dequantize.ts';
 import { isQuantType, type QuantType } from '../quant/ggml-types.ts';
-import { toFloat32, type FloatDtype } from './dtype.ts';
+import { fromFloat32, toFloat32, type FloatDtype } from './dtype.ts';
 import { FormatError, TensorError } from './errors.ts';
 import { ggufCheckpoint, openGgufModel } from './gguf-model.ts';
 import { permuteRotaryRows } from './gguf-lora.ts';
@@ -31,6 +31,11 @@ export interface CheckpointTensor {
    * restores the Hugging Face order, whole rows at a time, whatever the dtype.
    */
   rotaryHeads?: number;
+  /**
+   * Added to every value when read (a float dtype): a GGUF Gemma's norms, which llama.cpp's converter
+   * stores as 1 + w, read back as transformers' w.
+   */
+  valueOffset?: number;
   /** The name in the file when it differs from `name` (a GGUF's "blk.0.attn_q.weight"), for messages. */
   fileName?: string;
 }
@@ -64,7 +69,11 @@ export async function openCheckpoint(files: ModelFiles): Promise<Checkpoint> {
 /** Raw little-endian bytes of one tensor, rows in the Hugging Face order. */
 export async function readTensorBytes(t: CheckpointTensor): Promise<Uint8Array> {
   try {
-    const raw = await t.source.read(t.info.byteOffset, t.info.byteLength);
+    let raw = await t.source.read(t.info.byteOffset, t.info.byteLength);
+    if (t.valueOffset) {
+      if (isQuantType(t.dtype)) throw new TensorError(t.source.name, t.name, `is stored as ${t.dtype}; a norm weight must be a float tensor`);
+      raw = fromFloat32(t.dtype as FloatDtype, toFloat32(t.dtype as FloatDtype, raw).map((x) => x + t.valueOffset!));
+    }
     if (!t.rotaryHeads) return raw;
     const rows = t.shape[0]!;
     return permuteRotaryRows(raw, rows, raw.byteLength / rows, t.rotaryHeads, true);
@@ -161,4 +170,34 @@ function parseWeightMap(file: string, text: string): Map<string, string> {
 function isPlainRelativePath(p: string): boolean {
   if (p === '' || p.startsWith('/') || p.includes('\\')) return false;
   return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+/** Where a multimodal checkpoint keeps its text model: transformers >= 4.52 first, then older saves. */
+const LANGUAGE_MODEL_PREFIXES: [string, string][] = [
+  ['model.language_model.', 'model.'],
+  ['language_model.model.', 'model.'],
+  ['language_model.lm_head.', 'lm_head.'],
+];
+
+/**
+ * A vision-language checkpoint (Gemma3ForConditionalGeneration) seen as its text model: tensors under
+ * "model.language_model." (transformers >= 4.52) or "language_model.model." (older) get the plain
+ * causal-LM names ("model.layers.0...."), "language_model.lm_head.weight" becomes "lm_head.weight", a
+ * plain "lm_head.weight" stays; the vision tower and the projector are left out. Each renamed tensor
+ * keeps its name in the file as `fileName`, for messages. Two tensors that would get the same name
+ * mean two checkpoints were mixed.
+ */
+export function languageModelView(ckpt: Checkpoint): Checkpoint {
+  const tensors = new Map<string, CheckpointTensor>();
+  for (const t of ckpt.tensors.values()) {
+    const hit = LANGUAGE_MODEL_PREFIXES.find(([from]) => t.name.startsWith(from));
+    if (!hit && t.name !== 'lm_head.weight') continue;
+    const name = hit ? hit[1] + t.name.slice(hit[0].length) : t.name;
+    const prev = tensors.get(name);
+    if (prev) {
+      throw new TensorError(t.source.name, t.name, `holds the text model's "${name}", as "${prev.fileName ?? prev.name}" does; the folder mixes two saves of the model`);
+    }
+    tensors.set(name, name === t.name ? t : { ...t, name, fileName: t.name });
+  }
+  return { ...ckpt, tensors };
 }

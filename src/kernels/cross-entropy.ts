@@ -2,7 +2,8 @@
 // folded into a running (max, sum-exp, target logit) per row, so [T, V] logits never exist at once.
 // Dimension key: R = rows (tokens), Vc = vocab columns in the chunk, v0 = first vocab id of the chunk.
 // logits: [R, Vc] f32   targets: [R] i32 (-100 = no target)   state: [R, 4] f32
-// Backward: with the final state, each chunk's logits are overwritten by scale * (softmax - onehot).
+// Backward: with the final state, each chunk's logits are overwritten by scale * (softmax - onehot),
+// times 1 - (logit / cap)^2 when the logits were soft-capped (kernels/softcap.ts) before the loss.
 
 import type { Binding, Recorder } from '../gpu/recorder.ts';
 import { grid1d, params } from '../gpu/recorder.ts';
@@ -72,13 +73,21 @@ export interface CrossEntropyBackwardArgs<Buf, Tgt> {
   v0: number;
   /** d loss / d (row loss): 1 / (rows with a target) for a mean, times any loss scale. */
   scale: number;
+  /**
+   * The logits are capped values y = cap * tanh(z / cap) (Gemma's final_logit_softcapping): the
+   * gradient is carried back to z, times dy/dz = 1 - (y / cap)^2. Absent: no softcap.
+   */
+  softcap?: number | null;
 }
 
-/** dlogits[r, c] = targets[r] == -100 ? 0 : scale * (exp(logit - lse_r) - onehot), in place. */
+/**
+ * dlogits[r, c] = targets[r] == -100 ? 0 : scale * (exp(logit - lse_r) - onehot) [* (1 - (logit / cap)^2)],
+ * in place.
+ */
 export function crossEntropyBackward(rec: Recorder, a: CrossEntropyBackwardArgs<GPUBuffer | Binding, GPUBuffer | Binding>): void {
   if (a.R * a.Vc === 0) return;
   const pipeline = rec.gpu.pipelines.get({ name: 'cross_entropy_backward', parts: [crossEntropyBackwardWgsl] });
-  const p = params([['u', a.R], ['u', a.Vc], ['u', a.v0], ['f', a.scale]]);
+  const p = params([['u', a.R], ['u', a.Vc], ['u', a.v0], ['f', a.scale], ['f', a.softcap ?? 0]]);
   rec.dispatch(pipeline, p, [a.logits, a.targets, a.state], grid1d(rec.gpu, a.R * a.Vc, 64));
 }
 
@@ -88,7 +97,9 @@ export function crossEntropyBackwardCpu(a: CrossEntropyBackwardArgs<Float64Array
     const lse = a.state[r * 4]! + Math.log(a.state[r * 4 + 1]!);
     for (let c = 0; c < a.Vc; c++) {
       const at = r * a.Vc + c;
-      a.logits[at] = t === IGNORE_INDEX ? 0 : a.scale * (Math.exp(a.logits[at]! - lse) - (a.v0 + c === t ? 1 : 0));
+      const y = a.logits[at]!;
+      const d = t === IGNORE_INDEX ? 0 : a.scale * (Math.exp(y - lse) - (a.v0 + c === t ? 1 : 0));
+      a.logits[at] = a.softcap ? d * (1 - (y / a.softcap) ** 2) : d;
     }
   }
 }

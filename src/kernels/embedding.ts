@@ -1,5 +1,6 @@
-// out[t, :] = W[ids[t], :]  (token embedding lookup), and its backward: dE[id, :] += sum of dx[t, :]
-// over the tokens t with that id (grouped on the CPU by embeddingGradPlan; no atomics).
+// out[t, :] = scale * W[ids[t], :]  (token embedding lookup; scale = 1 but for Gemma's sqrt(H)), and
+// its backward: dE[id, :] += scale * sum of dx[t, :] over the tokens t with that id (grouped on the
+// CPU by embeddingGradPlan; no atomics).
 // Dimension key: T = tokens, V = vocab, H = hidden, U = distinct ids among the tokens.
 // ids: [T] u32   W: [V, H] GpuMatrix (any dtype; a block format is dequantized by its reader)
 // out, dx: [T, H] f32   dE: [V, H] f32
@@ -15,6 +16,8 @@ export interface EmbeddingArgs<Buf, Ids, Mat> {
   w: Mat;
   out: Buf;
   T: number;
+  /** Multiplies every looked-up row (Gemma's embed_scale); default 1. */
+  scale?: number;
 }
 
 export function embeddingForward(rec: Recorder, a: EmbeddingArgs<GPUBuffer, GPUBuffer, GpuMatrix>): void {
@@ -23,16 +26,17 @@ export function embeddingForward(rec: Recorder, a: EmbeddingArgs<GPUBuffer, GPUB
   const H = a.w.cols;
   // Each chunk of the table writes the rows of the tokens it holds.
   for (const c of a.w.chunks) {
-    const p = params([['u', a.T], ['u', H], ['u', c.row0], ['u', c.rows]]);
+    const p = params([['u', a.T], ['u', H], ['u', c.row0], ['u', c.rows], ['f', a.scale ?? 1]]);
     rec.dispatch(pipeline, p, [c.buffer, a.ids, a.out], grid1d(rec.gpu, (a.T * H) / 4, 64));
   }
 }
 
 export function embeddingForwardCpu(a: EmbeddingArgs<Float64Array, ArrayLike<number>, { rows: number; cols: number; data: Float64Array }>): void {
   const H = a.w.cols;
+  const scale = a.scale ?? 1;
   for (let t = 0; t < a.T; t++) {
     const id = a.ids[t]!;
-    for (let c = 0; c < H; c++) a.out[t * H + c] = a.w.data[id * H + c]!;
+    for (let c = 0; c < H; c++) a.out[t * H + c] = scale * a.w.data[id * H + c]!;
   }
 }
 
@@ -76,6 +80,8 @@ export interface EmbeddingBackwardArgs<Buf, Idx> {
   /** [V, H] f32; rows of ids that do not occur are left untouched. */
   dE: Buf;
   accumulate: boolean;
+  /** The forward's scale: the sums are multiplied by it; default 1. */
+  scale?: number;
   /**
    * Rows of dE bound per dispatch (default: all of them when the table fits in one binding, else as
    * many as fit, rounded so that every window starts at an aligned offset). Tests set it small.
@@ -83,7 +89,7 @@ export interface EmbeddingBackwardArgs<Buf, Idx> {
   rowsPerBinding?: number;
 }
 
-/** For each unique id u: dE[uniqueIds[u], :] (+)= sum of dx[order[i], :] over i in starts[u] .. starts[u + 1]. */
+/** For each unique id u: dE[uniqueIds[u], :] (+)= scale * sum of dx[order[i], :] over i in starts[u] .. starts[u + 1]. */
 export function embeddingBackward(rec: Recorder, a: EmbeddingBackwardArgs<GPUBuffer, GPUBuffer>): void {
   const { U, H } = a;
   if (H % 4 !== 0) throw new Error(`embeddingBackward: H = ${H} is not a multiple of 4`);
@@ -98,7 +104,7 @@ export function embeddingBackward(rec: Recorder, a: EmbeddingBackwardArgs<GPUBuf
   const pipeline = rec.gpu.pipelines.get({ name: 'embedding_backward', parts: [embeddingBackwardWgsl] });
   for (let row0 = 0; row0 < V; row0 += perWindow) {
     const rows = Math.min(perWindow, V - row0);
-    const p = params([['u', U], ['u', H], ['u', row0], ['u', rows], ['u', a.accumulate ? 1 : 0]]);
+    const p = params([['u', U], ['u', H], ['u', row0], ['u', rows], ['u', a.accumulate ? 1 : 0], ['f', a.scale ?? 1]]);
     const dE = { buffer: a.dE, offset: row0 * rowBytes, size: rows * rowBytes };
     rec.dispatch(pipeline, p, [a.dx, a.order, a.starts, a.uniqueIds, dE], grid1d(rec.gpu, (U * H) / 4, 64));
   }
@@ -112,7 +118,7 @@ export function embeddingBackwardCpu(a: EmbeddingBackwardArgs<Float64Array, Arra
       let s = 0;
       for (let i = a.starts[u]!; i < a.starts[u + 1]!; i++) s += a.dx[a.order[i]! * H + c]!;
       const at = id * H + c;
-      a.dE[at] = (a.accumulate ? a.dE[at]! : 0) + s;
+      a.dE[at] = (a.accumulate ? a.dE[at]! : 0) + (a.scale ?? 1) * s;
     }
   }
 }

@@ -1,4 +1,5 @@
-// y[r, :] = x[r, :] * rsqrt(mean(x[r, :]^2) + eps) * w, and its gradients with respect to x and w.
+// y[r, :] (+)= x[r, :] * rsqrt(mean(x[r, :]^2) + eps) * w, and its gradients with respect to x and w.
+// Adding onto y is Gemma 3's residual add of a normed branch (post_attention / post_feedforward norms).
 // Dimension key: R = rows, C = row width.   x, y, dy, dx: [R, C] f32   w, dw: [C] f32
 
 import type { Recorder } from '../gpu/recorder.ts';
@@ -12,10 +13,12 @@ import rmsnormWeightGradWgsl from '../../shaders/rmsnorm_weight_grad.wgsl?raw';
 export interface RmsNormArgs<Buf> {
   x: Buf;
   w: Buf;
+  /** Overwritten, or added to when `accumulate` (a residual stream); must not alias x. */
   y: Buf;
   R: number;
   C: number;
   eps: number;
+  accumulate?: boolean;
 }
 
 /** One workgroup per row, folded into y past the per-dimension limit. */
@@ -28,7 +31,7 @@ export function rowGrid(rec: Recorder, rows: number): [number, number, number] {
 
 export function rmsnormForward(rec: Recorder, a: RmsNormArgs<GPUBuffer>): void {
   const pipeline = rec.gpu.pipelines.get({ name: 'rmsnorm', parts: [workgroupSumWgsl, rmsnormWgsl] });
-  const p = params([['u', a.R], ['u', a.C], ['f', a.eps], ['u', 0]]);
+  const p = params([['u', a.R], ['u', a.C], ['f', a.eps], ['u', a.accumulate ? 1 : 0]]);
   rec.dispatch(pipeline, p, [a.x, a.w, a.y], rowGrid(rec, a.R));
 }
 
@@ -37,7 +40,10 @@ export function rmsnormForwardCpu(a: RmsNormArgs<Float64Array>): void {
     let s = 0;
     for (let c = 0; c < a.C; c++) s += a.x[r * a.C + c]! ** 2;
     const inv = 1 / Math.sqrt(s / a.C + a.eps);
-    for (let c = 0; c < a.C; c++) a.y[r * a.C + c] = a.x[r * a.C + c]! * inv * a.w[c]!;
+    for (let c = 0; c < a.C; c++) {
+      const at = r * a.C + c;
+      a.y[at] = a.x[at]! * inv * a.w[c]! + (a.accumulate ? a.y[at]! : 0);
+    }
   }
 }
 

@@ -5,12 +5,16 @@
 import { readText, type ModelFiles } from '../formats/byte-source.ts';
 import { FormatError } from '../formats/errors.ts';
 import { openGgufModel } from '../formats/gguf-model.ts';
+import { bool, int, type Json, num, ropeScalingOf, tokenIds } from './config-fields.ts';
+import { parseGemma3Config } from './config-gemma3.ts';
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma3';
 
 /** Frequency scaling applied to RoPE's inverse frequencies. */
 export type RopeScaling =
   | { type: 'default' }
+  /** Inverse frequencies divided by factor (transformers' "linear"; Gemma 3 4B+ on full-attention layers). */
+  | { type: 'linear'; factor: number }
   | {
       type: 'llama3';
       factor: number;
@@ -55,93 +59,58 @@ export interface ModelConfig {
   ropeFreqFactors?: number[];
   /** Set when the config was made from a GGUF file's metadata: its general.architecture (messages name its keys). */
   ggufArchitecture?: string;
+
+  // What Gemma 3 adds; every Llama-family config has the neutral value (see parseModelConfig).
+  /**
+   * Which attention each layer uses: 'sliding' (keys within slidingWindow) or 'full' (every earlier
+   * key). null = every layer alike, slidingWindow deciding (Mistral, Qwen2).
+   */
+  layerAttention: LayerAttention[] | null;
+  /** RoPE of the sliding layers when it differs from ropeTheta / ropeScaling (Gemma 3's rope_local_base_freq); null = the same. */
+  localRope: { theta: number; scaling: RopeScaling } | null;
+  /** Token embeddings are multiplied by this (Gemma 3: sqrt(H) rounded to the weights' dtype); 1 = none. The LM head is not scaled. */
+  embedScale: number;
+  /** Added to every RMSNorm weight: 1 when the checkpoint stores them as offsets from 1 (Gemma: x * (1 + w)), else 0. */
+  normOffset: 0 | 1;
+  /**
+   * Gemma 3's four norms per layer: the attention and MLP outputs are normed (post_attention_layernorm,
+   * post_feedforward_layernorm) before their residual add, and the MLP's input norm is
+   * pre_feedforward_layernorm. false: Llama's two (post_attention_layernorm is the MLP's input norm).
+   */
+  sandwichNorms: boolean;
+  /** The gated MLP's activation: silu (SwiGLU) or gelu with the tanh approximation (GeGLU, Gemma). */
+  mlpActivation: MlpActivation;
+  /** Multiplies q.k before the softmax: 1/sqrt(D), or Gemma 3's query_pre_attn_scalar^-0.5. */
+  attentionScale: number;
+  /** Attention scores become cap * tanh(score / cap) before masking and softmax; null = none. */
+  attnLogitSoftcap: number | null;
+  /** Logits become cap * tanh(logits / cap) before the loss and sampling; null = none. */
+  finalLogitSoftcap: number | null;
 }
+
+export type LayerAttention = 'sliding' | 'full';
+export type MlpActivation = 'silu' | 'gelu_tanh';
 
 const ARCHITECTURES: Record<string, Architecture> = {
   LlamaForCausalLM: 'llama',
   MistralForCausalLM: 'mistral',
   Qwen2ForCausalLM: 'qwen2',
   Qwen3ForCausalLM: 'qwen3',
+  Gemma3ForCausalLM: 'gemma3',
+  Gemma3ForConditionalGeneration: 'gemma3',
 };
 
 export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES);
 
-type Json = Record<string, unknown>;
-
-function int(file: string, obj: Json, key: string, fallback?: number, label = `"${key}"`): number {
-  const v = obj[key];
-  if (v === undefined || v === null) {
-    if (fallback !== undefined) return fallback;
-    throw new FormatError(file, `field ${label} is missing; a causal LM config needs it`);
-  }
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new FormatError(file, `field ${label} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function num(file: string, obj: Json, key: string, fallback: number, positive = false, label = `"${key}"`): number {
-  const v = obj[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new FormatError(file, `field ${label} must be a number, got ${JSON.stringify(v)}`);
-  }
-  if (positive && !(v > 0)) throw new FormatError(file, `field ${label} must be a positive number, got ${v}`);
-  return v;
-}
-
-/** A token id field: null, an integer, or (eos) a list of integers, each inside the vocabulary. */
-function tokenIds(file: string, obj: Json, key: string, vocab: number, list: boolean): number[] {
-  const v = obj[key];
-  if (v === undefined || v === null) return [];
-  const ids = list && Array.isArray(v) ? (v as unknown[]) : [v];
-  for (const id of ids) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      throw new FormatError(file, `field "${key}" must be a token id (an integer >= 0)${list ? ' or a list of them' : ''}, got ${JSON.stringify(v)}`);
-    }
-    if (id >= vocab) throw new FormatError(file, `field "${key}" is ${id}, outside the vocabulary (vocab_size ${vocab}: ids 0 .. ${vocab - 1})`);
-  }
-  return ids as number[];
-}
-
-function bool(file: string, obj: Json, key: string, fallback: boolean): boolean {
-  const v = obj[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') throw new FormatError(file, `field "${key}" must be true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function ropeScalingOf(file: string, raw: unknown): RopeScaling {
-  if (raw === undefined || raw === null) return { type: 'default' };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError(file, `field "rope_scaling" must be an object, got ${JSON.stringify(raw)}`);
-  const r = raw as Json;
-  const type = (r.rope_type ?? r.type ?? 'default') as string;
-  if (typeof type !== 'string') throw new FormatError(file, `field "rope_scaling"."rope_type" must be a string, got ${JSON.stringify(type)}`);
-  if (type === 'default') return { type: 'default' };
-  if (type === 'llama3') {
-    const at = (k: string) => `"rope_scaling"."${k}"`;
-    const s = {
-      type: 'llama3' as const,
-      factor: num(file, r, 'factor', 8, true, at('factor')),
-      lowFreqFactor: num(file, r, 'low_freq_factor', 1, true, at('low_freq_factor')),
-      highFreqFactor: num(file, r, 'high_freq_factor', 4, true, at('high_freq_factor')),
-      originalMaxPositionEmbeddings: int(file, r, 'original_max_position_embeddings', 8192, at('original_max_position_embeddings')),
-    };
-    // transformers' _validate_llama3_parameters
-    if (s.factor < 1) throw new FormatError(file, `field "rope_scaling"."factor" must be at least 1 for llama3 scaling, got ${s.factor}`);
-    if (s.highFreqFactor <= s.lowFreqFactor) {
-      throw new FormatError(file, `field "rope_scaling": high_freq_factor (${s.highFreqFactor}) must be greater than low_freq_factor (${s.lowFreqFactor})`);
-    }
-    return s;
-  }
-  throw new FormatError(
-    file,
-    `rope_scaling type "${type}" is not supported (supported: default, llama3)`,
-  );
-}
-
-/** transformers' model_type of each supported architecture. */
-const MODEL_TYPES: Record<Architecture, string> = { llama: 'llama', mistral: 'mistral', qwen2: 'qwen2', qwen3: 'qwen3' };
+/** transformers' model_type of each supported class. */
+const MODEL_TYPES: Record<string, string> = {
+  LlamaForCausalLM: 'llama',
+  MistralForCausalLM: 'mistral',
+  Qwen2ForCausalLM: 'qwen2',
+  Qwen3ForCausalLM: 'qwen3',
+  Gemma3ForCausalLM: 'gemma3_text',
+  Gemma3ForConditionalGeneration: 'gemma3',
+};
 
 /** The architecture from "architectures", or from "model_type" when that is all the file gives. */
 function architectureOf(file: string, obj: Json): { architecture: Architecture; hfArchitecture: string } {
@@ -149,7 +118,7 @@ function architectureOf(file: string, obj: Json): { architecture: Architecture; 
   const modelType = obj.model_type;
   const supported = SUPPORTED_ARCHITECTURES.join(', ');
   if ((archs === undefined || archs === null || (Array.isArray(archs) && archs.length === 0)) && typeof modelType === 'string') {
-    const hf = SUPPORTED_ARCHITECTURES.find((a) => MODEL_TYPES[ARCHITECTURES[a]!] === modelType);
+    const hf = SUPPORTED_ARCHITECTURES.find((a) => MODEL_TYPES[a] === modelType);
     if (!hf) throw new FormatError(file, `field "model_type" is ${JSON.stringify(modelType)} and there is no "architectures"; supported: ${supported}`);
     return { architecture: ARCHITECTURES[hf]!, hfArchitecture: hf };
   }
@@ -159,10 +128,10 @@ function architectureOf(file: string, obj: Json): { architecture: Architecture; 
     const what = archs === undefined ? 'missing' : `${JSON.stringify(archs)}`;
     throw new FormatError(file, `field "architectures" is ${what}; supported: ${supported}`);
   }
-  if (modelType !== undefined && modelType !== null && modelType !== MODEL_TYPES[architecture]) {
+  if (modelType !== undefined && modelType !== null && modelType !== MODEL_TYPES[hfArchitecture]) {
     throw new FormatError(
       file,
-      `field "model_type" is ${JSON.stringify(modelType)}, but "architectures" names ${hfArchitecture} (model_type "${MODEL_TYPES[architecture]}"); transformers would build a different model from this file: fix one of the two`,
+      `field "model_type" is ${JSON.stringify(modelType)}, but "architectures" names ${hfArchitecture} (model_type "${MODEL_TYPES[hfArchitecture]}"); transformers would build a different model from this file: fix one of the two`,
     );
   }
   return { architecture, hfArchitecture };
@@ -180,6 +149,7 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
     throw new FormatError(file, 'must hold a JSON object');
   }
   const { architecture, hfArchitecture } = architectureOf(file, obj);
+  if (architecture === 'gemma3') return parseGemma3Config(file, obj, hfArchitecture);
   const hiddenSize = int(file, obj, 'hidden_size');
   const numHeads = int(file, obj, 'num_attention_heads');
   const numKvHeads = int(file, obj, 'num_key_value_heads', numHeads);
@@ -235,6 +205,15 @@ export function parseModelConfig(text: string, file = 'config.json'): ModelConfi
     torchDtype: typeof obj.torch_dtype === 'string' ? obj.torch_dtype : typeof obj.dtype === 'string' ? obj.dtype : null,
     bosTokenId: bos[0] ?? null,
     eosTokenIds,
+    layerAttention: null,
+    localRope: null,
+    embedScale: 1,
+    normOffset: 0,
+    sandwichNorms: false,
+    mlpActivation: 'silu',
+    attentionScale: 1 / Math.sqrt(headDim),
+    attnLogitSoftcap: null,
+    finalLogitSoftcap: null,
   };
 }
 

@@ -80,7 +80,7 @@ export async function evaluate(model: LoadedModel, rows: TokenRow[], opts: EvalO
     const seg = packed ? uploadBuffer(gpu, segmentStarts(batch.map((r) => r.positionIds), T), 'seg') : undefined;
     const cache = allocKvCache(gpu, model.cfg, B, T, true);
     const hidden = encodeForward(ctx, { ids: idsBuf, B, T, p0: 0, cache, seg });
-    const part = await lossSum(gpu, model.weights.lmHead, hidden, targets);
+    const part = await lossSum(gpu, model.weights.lmHead, hidden, targets, model.cfg.finalLogitSoftcap);
     for (const buf of [idsBuf, hidden, ...(seg ? [seg] : [])]) gpu.pool.release(buf);
     releaseKvCache(gpu, cache);
     sum += part.sum;

@@ -1,5 +1,6 @@
-// The forward graph of a Llama-family decoder (Llama, Mistral, Qwen2, Qwen3), encoded as WGSL
-// dispatches. Sequencing lives here; the kernels are pure.
+// The forward graph of a Llama-family decoder (Llama, Mistral, Qwen2, Qwen3) or Gemma 3 (four norms
+// per layer, GeGLU, per-layer windows and RoPE, scaled embeddings), encoded as WGSL dispatches.
+// Sequencing lives here; the kernels are pure.
 // Dimension key: B = sequences, T = new tokens per sequence, R = B*T rows, S = key slots per
 // sequence (cache capacity), H = hidden, I = intermediate, nH = query heads, nKV = kv heads,
 // D = head dim, r4 = LoRA rank padded to a multiple of 4.
@@ -8,6 +9,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { Recorder, STORAGE } from '../gpu/recorder.ts';
 import { attentionForward } from '../kernels/attention.ts';
 import { embeddingForward } from '../kernels/embedding.ts';
+import { gegluForward } from '../kernels/geglu.ts';
 import { matmulForward } from '../kernels/matmul.ts';
 import { rmsnormForward } from '../kernels/rmsnorm.ts';
 import { ropeForward } from '../kernels/rope.ts';
@@ -15,6 +17,7 @@ import { zeroSeg } from '../kernels/segments.ts';
 import { swigluForward } from '../kernels/swiglu.ts';
 import type { GpuLora } from '../lora/gpu-lora.ts';
 import type { ModelConfig } from './config.ts';
+import { layerNorms, layerRopeTable, layerWindow } from './layers.ts';
 import { linearName, type LinearModule } from './params.ts';
 import type { ModelWeights } from './weights.ts';
 
@@ -44,6 +47,8 @@ export interface ForwardContext {
   weights: ModelWeights;
   /** table: [P, D] cos | sin, see kernels/rope.ts */
   ropeTable: GPUBuffer;
+  /** table: [P, D], Gemma 3's sliding layers' own; null = every layer uses ropeTable. */
+  localRopeTable: GPUBuffer | null;
   lora: GpuLora | null;
 }
 
@@ -114,39 +119,53 @@ export function encodeForward(ctx: ForwardContext, input: ForwardInput): GPUBuff
   const gate = rec.temp(R * I * 4, STORAGE, 'gate'); // [R, I]
   const up = rec.temp(R * I * 4, STORAGE, 'up'); // [R, I]
   const act = rec.temp(R * I * 4, STORAGE, 'act'); // [R, I]
+  // Sandwich norms (Gemma 3): a branch's output is normed before it joins the residual stream.
+  const branch = cfg.sandwichNorms ? rec.temp(R * H * 4, STORAGE, 'branch') : null; // [R, H]
+  const gated = cfg.mlpActivation === 'gelu_tanh' ? gegluForward : swigluForward;
   if (B > 1 && cache.S !== T) throw new Error('forward: a batch of several sequences needs a cache of exactly T slots');
   const rowBytes = nKV * D * 4;
   // One document-start buffer for the whole pass (zeros when rows are not packed), not one per call.
   const seg = input.seg ?? zeroSeg(rec, R);
+  const eps = cfg.rmsNormEps;
+  const vec = (name: string) => weights.vectors.get(name)!;
+  /** x += branch output: straight, or through its norm (Gemma 3). */
+  const residual = (l: number, m: LinearModule, from: GPUBuffer, norm: string | null) => {
+    if (!norm) return linear(rec, ctx, l, m, from, x, R, true);
+    linear(rec, ctx, l, m, from, branch!, R);
+    rmsnormForward(rec, { x: branch!, w: vec(norm), y: x, R, C: H, eps, accumulate: true });
+  };
 
-  embeddingForward(rec, { ids: input.ids, w: weights.embed, out: x, T: R });
+  embeddingForward(rec, { ids: input.ids, w: weights.embed, out: x, T: R, scale: cfg.embedScale });
   for (let l = 0; l < cfg.numLayers; l++) {
-    const vec = (n: string) => weights.vectors.get(`model.layers.${l}.${n}.weight`)!;
-    rmsnormForward(rec, { x, w: vec('input_layernorm'), y: xn, R, C: H, eps: cfg.rmsNormEps });
+    const norms = layerNorms(cfg, l);
+    const at = `model.layers.${l}.self_attn`;
+    rmsnormForward(rec, { x, w: vec(norms.input), y: xn, R, C: H, eps });
     linear(rec, ctx, l, 'q_proj', xn, q, R);
     linear(rec, ctx, l, 'k_proj', xn, kNew, R);
     linear(rec, ctx, l, 'v_proj', xn, vNew, R);
     if (cfg.qkNorm) {
-      rmsnormForward(rec, { x: q, w: vec('self_attn.q_norm'), y: qn, R: R * nH, C: D, eps: cfg.rmsNormEps });
-      rmsnormForward(rec, { x: kNew, w: vec('self_attn.k_norm'), y: kn, R: R * nKV, C: D, eps: cfg.rmsNormEps });
+      rmsnormForward(rec, { x: q, w: vec(`${at}.q_norm.weight`), y: qn, R: R * nH, C: D, eps });
+      rmsnormForward(rec, { x: kNew, w: vec(`${at}.k_norm.weight`), y: kn, R: R * nKV, C: D, eps });
     }
-    ropeForward(rec, { x: qn, table: ctx.ropeTable, R, T, p0, nh: nH, D, seg });
-    ropeForward(rec, { x: kn, table: ctx.ropeTable, R, T, p0, nh: nKV, D, seg });
+    const table = layerRopeTable(ctx, l);
+    ropeForward(rec, { x: qn, table, R, T, p0, nh: nH, D, seg });
+    ropeForward(rec, { x: kn, table, R, T, p0, nh: nKV, D, seg });
     // Batched rows are laid out [B, T] = [B, S]: copy whole. One sequence: append at p0.
     rec.copy(kn, 0, cache.k[l]!, p0 * rowBytes, R * rowBytes);
     rec.copy(vNew, 0, cache.v[l]!, p0 * rowBytes, R * rowBytes);
     attentionForward(rec, {
       q: qn, k: cache.k[l]!, v: cache.v[l]!, o: attn, lse,
-      B, T, S: cache.S, p0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg,
+      B, T, S: cache.S, p0, nH, nKV, D, window: layerWindow(cfg, l) ?? 0, seg,
+      scale: cfg.attentionScale, softcap: cfg.attnLogitSoftcap,
     });
-    linear(rec, ctx, l, 'o_proj', attn, x, R, true);
-    rmsnormForward(rec, { x, w: vec('post_attention_layernorm'), y: xn, R, C: H, eps: cfg.rmsNormEps });
+    residual(l, 'o_proj', attn, norms.attnOut);
+    rmsnormForward(rec, { x, w: vec(norms.mlpIn), y: xn, R, C: H, eps });
     linear(rec, ctx, l, 'gate_proj', xn, gate, R);
     linear(rec, ctx, l, 'up_proj', xn, up, R);
-    swigluForward(rec, { gate, up, out: act, N: R * I });
-    linear(rec, ctx, l, 'down_proj', act, x, R, true);
+    gated(rec, { gate, up, out: act, N: R * I });
+    residual(l, 'down_proj', act, norms.mlpOut);
   }
-  rmsnormForward(rec, { x, w: weights.vectors.get('model.norm.weight')!, y: out, R, C: H, eps: cfg.rmsNormEps });
+  rmsnormForward(rec, { x, w: vec('model.norm.weight'), y: out, R, C: H, eps });
   rec.submit();
   gpu.pool.release(x);
   return out;

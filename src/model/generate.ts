@@ -40,7 +40,7 @@ export async function generateTokens(model: LoadedModel, prompt: number[], o: Ge
     while (out.length < maxNew && p0 + next.length <= S) {
       const ids = uploadBuffer(gpu, Uint32Array.from(next), 'ids');
       const hidden = encodeForward(ctx, { ids, B: 1, T: next.length, p0, cache });
-      const logits = await rowLogits(gpu, model.weights.lmHead, hidden, next.length - 1);
+      const logits = await rowLogits(gpu, model.weights.lmHead, hidden, next.length - 1, model.cfg.finalLogitSoftcap);
       gpu.pool.release(ids);
       gpu.pool.release(hidden);
       const id = sampleToken(logits, sampling, random);

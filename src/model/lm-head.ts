@@ -1,11 +1,13 @@
 // The LM head and the loss, without [T, V] logits in memory: rows in chunks, the vocabulary in the
 // weight's own chunks, each chunk's logits folded into a running log-sum-exp (kernels/cross-entropy).
+// A model with a final logit softcap (Gemma) caps each block of logits before anything reads it.
 // Dimension key: R = rows, Rc = rows per chunk, V = vocab, Vc = vocab rows of one weight chunk, H = hidden.
 
 import type { Gpu } from '../gpu/device.ts';
 import { type Binding, readBuffer, readF32, Recorder, STORAGE, uploadBuffer } from '../gpu/recorder.ts';
 import { crossEntropyChunkForward, lossesFromState } from '../kernels/cross-entropy.ts';
 import { matmulForward } from '../kernels/matmul.ts';
+import { softcapForward } from '../kernels/softcap.ts';
 import type { GpuMatrix } from '../kernels/weights.ts';
 
 /** Logits of one chunk are at most this many bytes (and one storage binding). */
@@ -74,11 +76,16 @@ export function logitsBlockFloats(gpu: Gpu, head: GpuMatrix, R: number): number 
   return rowsPerChunk(gpu, head, R) * Math.max(...head.chunks.map((c) => c.rows));
 }
 
+/** logits = cap * tanh(logits / cap) over a block of n logits, when the model has a cap. */
+export function capLogits(rec: Recorder, logits: GPUBuffer, n: number, cap: number | null | undefined): void {
+  if (cap) softcapForward(rec, { x: logits, N: n, cap });
+}
+
 /**
- * Sum of -log p(target) over rows with a target, and their count.
+ * Sum of -log p(target) over rows with a target, and their count. `softcap`: the model's final logit softcap.
  * hidden: [R, H] f32 (final-normed)   targets: [R] i32 (-100 = none)
  */
-export async function lossSum(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, targets: Int32Array): Promise<{ sum: number; count: number }> {
+export async function lossSum(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, targets: Int32Array, softcap: number | null = null): Promise<{ sum: number; count: number }> {
   const R = targets.length;
   const tgt = uploadBuffer(gpu, targets, 'targets');
   const state = gpu.pool.acquire(R * 16, STORAGE, 'ce_state'); // [R, 4]
@@ -87,6 +94,7 @@ export async function lossSum(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, targ
     // Each block gets its own submit so one never holds more than Rc x Vc logits of work.
     const rec = new Recorder(gpu);
     matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
+    capLogits(rec, logits, k.rows * k.w.rows, softcap);
     crossEntropyChunkForward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, first: k.firstChunk });
     rec.submit();
   });
@@ -95,8 +103,8 @@ export async function lossSum(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, targ
   return lossesFromState(st, targets);
 }
 
-/** logits: [V] for row `row` of hidden [R, H]. */
-export async function rowLogits(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, row: number): Promise<Float32Array> {
+/** logits: [V] for row `row` of hidden [R, H], soft-capped when `softcap` (the model's final logit softcap) is set. */
+export async function rowLogits(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, row: number, softcap: number | null = null): Promise<Float32Array> {
   const H = head.cols;
   const rec = new Recorder(gpu);
   const x = rec.temp(H * 4, STORAGE, 'last_row'); // [1, H]
@@ -106,6 +114,7 @@ export async function rowLogits(gpu: Gpu, head: GpuMatrix, hidden: GPUBuffer, ro
   const logits = gpu.pool.acquire(head.rows * 4, STORAGE, 'logits'); // [1, V]
   try {
     matmulForward(rec, { x, w: head, y: logits, M: 1 });
+    capLogits(rec, logits, head.rows, softcap);
     rec.submit();
     return new Float32Array(await readBuffer(gpu, logits, 0, head.rows * 4));
   } finally {

@@ -1,4 +1,4 @@
-// A causal LM loaded onto the GPU: config, tokenizer, frozen weights, RoPE table, optional LoRA.
+// A causal LM loaded onto the GPU: config, tokenizer, frozen weights, RoPE tables, optional LoRA.
 // Works the same in a browser worker and in Node: it only needs a Gpu and a ModelFiles.
 // Dimension key: V = vocab, H = hidden, D = head dim, P = positions in the RoPE table.
 
@@ -15,7 +15,7 @@ import { type ModelConfig, readModelConfig } from './config.ts';
 import type { ForwardContext } from './forward.ts';
 import { ropeInvFreq } from './rope-freqs.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
-import { loadWeights, type ModelWeights, planWeights, type WeightPrecision } from './weights.ts';
+import { checkpointConfig, loadWeights, type ModelWeights, planWeights, type WeightPrecision } from './weights.ts';
 
 export interface LoadOptions {
   precision?: WeightPrecision;
@@ -34,22 +34,25 @@ export interface LoadedModel {
   cfg: ModelConfig;
   tokenizer: TextTokenizer;
   weights: ModelWeights;
-  /** table: [P, D] */
+  /** table: [P, D], the RoPE of every layer but Gemma 3's sliding ones */
   ropeTable: GPUBuffer;
+  /** table: [P, D], Gemma 3's sliding layers' RoPE (rope_local_base_freq); null when every layer uses ropeTable */
+  localRopeTable: GPUBuffer | null;
   maxPositions: number;
   lora: GpuLora | null;
 }
 
 export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const cfg = await readModelConfig(files);
-  const tokenizer = await loadTokenizer(files, cfg);
-  if (tokenizer.vocabSize > cfg.vocabSize) {
+  const fileCfg = await readModelConfig(files);
+  const tokenizer = await loadTokenizer(files, fileCfg);
+  if (tokenizer.vocabSize > fileCfg.vocabSize) {
     throw new FormatError(
       `${files.name}/tokenizer.json`,
-      `knows ${tokenizer.vocabSize} tokens (ids 0 .. ${tokenizer.vocabSize - 1}), but config.json has vocab_size ${cfg.vocabSize}: the tokenizer does not belong to this model`,
+      `knows ${tokenizer.vocabSize} tokens (ids 0 .. ${tokenizer.vocabSize - 1}), but config.json has vocab_size ${fileCfg.vocabSize}: the tokenizer does not belong to this model`,
     );
   }
   const ckpt = await openCheckpoint(files);
+  const cfg = checkpointConfig(fileCfg, ckpt);
   opts.beforeAllocate?.(cfg, planWeights(cfg, ckpt, opts.precision ?? 'auto').bytes);
   const weights = await loadWeights(gpu, cfg, ckpt, {
     precision: opts.precision,
@@ -57,8 +60,9 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions =
     onProgress: (d, t) => opts.onProgress?.('weights', d, t),
   });
   const maxPositions = opts.maxPositions ?? Math.min(cfg.maxPositionEmbeddings, 8192);
-  const table = uploadBuffer(gpu, ropeTable(ropeInvFreq(cfg), maxPositions), 'rope_table');
-  return { gpu, name: files.name, cfg, tokenizer, weights, ropeTable: table, maxPositions, lora: null };
+  const table = uploadBuffer(gpu, ropeTable(ropeInvFreq(cfg, 'global'), maxPositions), 'rope_table');
+  const local = cfg.localRope ? uploadBuffer(gpu, ropeTable(ropeInvFreq(cfg, 'local'), maxPositions), 'rope_table_local') : null;
+  return { gpu, name: files.name, cfg, tokenizer, weights, ropeTable: table, localRopeTable: local, maxPositions, lora: null };
 }
 
 /** Applies a PEFT adapter folder (unmerged), replacing any adapter applied before. */
@@ -69,7 +73,7 @@ export async function applyPeftAdapter(model: LoadedModel, files: ModelFiles): P
 }
 
 export function forwardContext(model: LoadedModel): ForwardContext {
-  return { gpu: model.gpu, cfg: model.cfg, weights: model.weights, ropeTable: model.ropeTable, lora: model.lora };
+  return { gpu: model.gpu, cfg: model.cfg, weights: model.weights, ropeTable: model.ropeTable, localRopeTable: model.localRopeTable, lora: model.lora };
 }
 
 /** Frees every GPU buffer the model holds. */
@@ -81,6 +85,7 @@ export function destroyModel(model: LoadedModel): void {
   if (weights.lmHead !== weights.embed) destroyMatrix(gpu, weights.lmHead);
   for (const b of weights.vectors.values()) gpu.pool.destroy(b);
   gpu.pool.destroy(model.ropeTable);
+  if (model.localRopeTable) gpu.pool.destroy(model.localRopeTable);
   weights.linears.clear();
   weights.vectors.clear();
   // What this model's passes left for reuse is sized for it: a next model starts from nothing.

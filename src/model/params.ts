@@ -11,6 +11,11 @@ export interface ParamSpec {
   shape: number[];
 }
 
+/** An RMSNorm weight (every 1-d tensor but the biases): Gemma stores these as offsets from 1. */
+export function isNormWeight(name: string): boolean {
+  return /norm\.weight$/.test(name);
+}
+
 /** Full module name of a linear layer, e.g. "model.layers.3.self_attn.q_proj". */
 export function linearName(layer: number, module: LinearModule): string {
   const block = module === 'gate_proj' || module === 'up_proj' || module === 'down_proj' ? 'mlp' : 'self_attn';
@@ -59,6 +64,10 @@ export function modelParams(cfg: ModelConfig): ParamSpec[] {
       out.push({ name: `model.layers.${l}.self_attn.k_norm.weight`, shape: [D] });
     }
     out.push({ name: `model.layers.${l}.post_attention_layernorm.weight`, shape: [H] });
+    if (cfg.sandwichNorms) {
+      out.push({ name: `model.layers.${l}.pre_feedforward_layernorm.weight`, shape: [H] });
+      out.push({ name: `model.layers.${l}.post_feedforward_layernorm.weight`, shape: [H] });
+    }
   }
   out.push({ name: 'model.norm.weight', shape: [H] });
   if (!cfg.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [V, H] });

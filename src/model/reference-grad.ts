@@ -6,7 +6,9 @@
 // nKV = key/value heads, D = head dim, G = nH / nKV (query heads per kv head), r = LoRA rank,
 // N = target tokens over all rows (the loss is a sum over them divided by N).
 
+import { activation, activationGrad, softcap } from './activations.ts';
 import type { ModelConfig } from './config.ts';
+import { layerNorms, layerRope, layerWindow } from './layers.ts';
 import { hasBias, LINEAR_MODULES, linearName, linearShape, modelParams, type LinearModule } from './params.ts';
 import { applyRope, ropeInvFreq, type ReferenceLora, type WeightLookup } from './reference.ts';
 
@@ -216,28 +218,44 @@ function rmsNormBackward(
 
 // ---------------------------------------------------------------------------------------------
 // Attention. q: [T, nH, D], k, v: [T, nKV, D] (q and k already rotated) -> out: [T, nH*D];
-// probs: [nH, T, T], zero where key s is masked (s > t, or t - s >= window).
+// probs: [nH, T, T], zero where key s is masked (s > t, or t - s >= window). Scores are
+// c = cap * tanh(q.k * scale / cap) with a softcap (Gemma), else q.k * scale; `caps` keeps
+// tanh(q.k * scale / cap) [nH, T, T] for the backward (null without a softcap).
 
-function visibleFrom(cfg: ModelConfig, t: number): number {
-  return cfg.slidingWindow === null ? 0 : Math.max(0, t - cfg.slidingWindow + 1);
+function visibleFrom(window: number | null, t: number): number {
+  return window === null ? 0 : Math.max(0, t - window + 1);
 }
 
-function attentionForward(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float64Array, T: number): { out: Float64Array; probs: Float64Array } {
+function attentionForward(
+  cfg: ModelConfig,
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  T: number,
+  window: number | null,
+): { out: Float64Array; probs: Float64Array; caps: Float64Array | null } {
   const { numHeads: nH, numKvHeads: nKV, headDim: D } = cfg;
   const G = nH / nKV;
-  const scale = 1 / Math.sqrt(D);
+  const scale = cfg.attentionScale;
+  const cap = cfg.attnLogitSoftcap;
   const out = new Float64Array(T * nH * D);
   const probs = new Float64Array(nH * T * T);
+  const caps = cap === null ? null : new Float64Array(nH * T * T);
   for (let h = 0; h < nH; h++) {
     const kvh = Math.floor(h / G);
     for (let t = 0; t < T; t++) {
-      const first = visibleFrom(cfg, t);
-      const p = probs.subarray((h * T + t) * T, (h * T + t + 1) * T); // p: [T] over key positions
+      const first = visibleFrom(window, t);
+      const row = (h * T + t) * T;
+      const p = probs.subarray(row, row + T); // p: [T] over key positions
       let max = -Infinity;
       for (let s = first; s <= t; s++) {
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[(t * nH + h) * D + d]! * k[(s * nKV + kvh) * D + d]!;
         p[s] = dot * scale;
+        if (caps) {
+          caps[row + s] = Math.tanh(p[s]! / cap!);
+          p[s] = cap! * caps[row + s]!;
+        }
         max = Math.max(max, p[s]!);
       }
       let sum = 0;
@@ -251,26 +269,28 @@ function attentionForward(cfg: ModelConfig, q: Float64Array, k: Float64Array, v:
       }
     }
   }
-  return { out, probs };
+  return { out, probs, caps };
 }
 
 /**
  * dP[t,s] = dout_t . v_s;  dv_s += P[t,s] dout_t;  dS[t,s] = P[t,s] (dP[t,s] - sum_s' P[t,s'] dP[t,s']);
- * dq_t += scale * dS[t,s] k_s;  dk_s += scale * dS[t,s] q_t. GQA: kv head floor(h / G) collects
- * the gradients of all G query heads it serves.
+ * through a softcap dS is multiplied by 1 - tanh^2;  dq_t += scale * dS[t,s] k_s;  dk_s += scale * dS[t,s] q_t.
+ * GQA: kv head floor(h / G) collects the gradients of all G query heads it serves.
  */
 function attentionBackward(
   cfg: ModelConfig,
   q: Float64Array,
   k: Float64Array,
   v: Float64Array,
-  probs: Float64Array,
+  att: { probs: Float64Array; caps: Float64Array | null },
   dout: Float64Array,
   T: number,
+  window: number | null,
 ): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
   const { numHeads: nH, numKvHeads: nKV, headDim: D } = cfg;
+  const { probs, caps } = att;
   const G = nH / nKV;
-  const scale = 1 / Math.sqrt(D);
+  const scale = cfg.attentionScale;
   const dq = new Float64Array(T * nH * D);
   const dk = new Float64Array(T * nKV * D);
   const dv = new Float64Array(T * nKV * D);
@@ -278,8 +298,9 @@ function attentionBackward(
   for (let h = 0; h < nH; h++) {
     const kvh = Math.floor(h / G);
     for (let t = 0; t < T; t++) {
-      const first = visibleFrom(cfg, t);
-      const p = probs.subarray((h * T + t) * T, (h * T + t + 1) * T);
+      const first = visibleFrom(window, t);
+      const row = (h * T + t) * T;
+      const p = probs.subarray(row, row + T);
       const qo = (t * nH + h) * D;
       let pdp = 0;
       for (let s = first; s <= t; s++) {
@@ -293,7 +314,8 @@ function attentionBackward(
         pdp += p[s]! * dot;
       }
       for (let s = first; s <= t; s++) {
-        const dS = scale * p[s]! * (dP[s]! - pdp);
+        let dS = scale * p[s]! * (dP[s]! - pdp);
+        if (caps) dS *= 1 - caps[row + s]! ** 2;
         const ko = (s * nKV + kvh) * D;
         for (let d = 0; d < D; d++) {
           dq[qo + d]! += dS * k[ko + d]!;
@@ -303,16 +325,6 @@ function attentionBackward(
     }
   }
   return { dq, dk, dv };
-}
-
-function silu(x: number): number {
-  return x / (1 + Math.exp(-x));
-}
-
-/** d silu(x) / dx = sigma(x) (1 + x (1 - sigma(x))). */
-function siluGrad(x: number): number {
-  const sg = 1 / (1 + Math.exp(-x));
-  return sg * (1 + x * (1 - sg));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,14 +341,18 @@ interface LayerCache {
   q: Float64Array; // [T, nH, D] rotated
   k: Float64Array; // [T, nKV, D] rotated
   v: Float64Array; // [T, nKV, D]
-  probs: Float64Array; // [nH, T, T]
+  att: { probs: Float64Array; caps: Float64Array | null }; // [nH, T, T] each
   a: Float64Array; // [T, nH*D] attention output, o_proj input
+  o: Float64Array; // [T, H] o_proj output
+  oInv: Float64Array | null; // [T] inverse rms of the attention output norm (sandwich norms)
   xMid: Float64Array; // [T, H] residual after attention
-  h2: Float64Array; // [T, H] post_attention_layernorm output
+  h2: Float64Array; // [T, H] the MLP's input norm output
   inv2: Float64Array; // [T]
   g: Float64Array; // [T, I] gate_proj output
   u: Float64Array; // [T, I] up_proj output
-  act: Float64Array; // [T, I] silu(g) * u, down_proj input
+  act: Float64Array; // [T, I] act(g) * u, down_proj input
+  m: Float64Array; // [T, H] down_proj output
+  mInv: Float64Array | null; // [T] inverse rms of the MLP output norm (sandwich norms)
 }
 
 function specs(cfg: ModelConfig, l: number): Record<LinearModule, LinearSpec> {
@@ -361,22 +377,32 @@ function rowBackward(cfg: ModelConfig, w: WeightLookup, sink: Sink, tokens: numb
   const T = tokens.length;
   const eps = cfg.rmsNormEps;
   const { lora } = sink;
+  // A norm multiplies by offset + w (Gemma stores w - 1); its weight gradient is the same for w.
+  const normW = (name: string, n: number) => {
+    const g = need(w, name, n);
+    return cfg.normOffset === 0 ? g : g.map((v) => v + cfg.normOffset);
+  };
+  const normF = (x: Float64Array, rows: number, n: number, name: string) => rmsNormForward(x, rows, n, normW(name, n), eps);
+  const normB = (x: Float64Array, inv: Float64Array, rows: number, n: number, name: string, dy: Float64Array) =>
+    rmsNormBackward(x, inv, rows, n, normW(name, n), dy, fullGrad(sink, name, n));
   const embed = need(w, 'model.embed_tokens.weight', V * H); // embed: [V, H]
   let x = new Float64Array(T * H); // x: [T, H]
   tokens.forEach((tok, t) => {
     if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`reference-grad: token ${tok} at ${t} is outside the vocab (${V})`);
-    x.set(embed.subarray(tok * H, (tok + 1) * H), t * H);
+    for (let i = 0; i < H; i++) x[t * H + i] = embed[tok * H + i]! * cfg.embedScale;
   });
-  const invFreq = ropeInvFreq(cfg); // [D/2]
+  const invFreq = { global: ropeInvFreq(cfg, 'global'), local: ropeInvFreq(cfg, 'local') }; // [D/2] each
+  const act = activation(cfg.mlpActivation);
+  const actGrad = activationGrad(cfg.mlpActivation);
 
   // ---- forward ----
   const caches: LayerCache[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    const at = `${p}.self_attn`;
+    const at = `model.layers.${l}.self_attn`;
     const sp = specs(cfg, l);
+    const norms = layerNorms(cfg, l);
     const xIn = x;
-    const n1 = rmsNormForward(xIn, T, H, need(w, `${p}.input_layernorm.weight`, H), eps);
+    const n1 = normF(xIn, T, H, norms.input);
     const qPre = linearForward(w, lora, sp.q_proj, n1.y, T);
     const kPre = linearForward(w, lora, sp.k_proj, n1.y, T);
     const v = linearForward(w, lora, sp.v_proj, n1.y, T);
@@ -385,35 +411,44 @@ function rowBackward(cfg: ModelConfig, w: WeightLookup, sink: Sink, tokens: numb
     let qInv: Float64Array | null = null;
     let kInv: Float64Array | null = null;
     if (cfg.qkNorm) {
-      const qn = rmsNormForward(qPre, T * nH, D, need(w, `${at}.q_norm.weight`, D), eps);
-      const kn = rmsNormForward(kPre, T * nKV, D, need(w, `${at}.k_norm.weight`, D), eps);
+      const qn = normF(qPre, T * nH, D, `${at}.q_norm.weight`);
+      const kn = normF(kPre, T * nKV, D, `${at}.k_norm.weight`);
       q = qn.y;
       qInv = qn.inv;
       k = kn.y;
       kInv = kn.inv;
     }
-    applyRope(q, T, nH, D, invFreq);
-    applyRope(k, T, nKV, D, invFreq);
-    const { out: a, probs } = attentionForward(cfg, q, k, v, T);
-    const xMid = xIn.slice();
+    const f = invFreq[layerRope(cfg, l)];
+    applyRope(q, T, nH, D, f);
+    applyRope(k, T, nKV, D, f);
+    const { out: a, ...att } = attentionForward(cfg, q, k, v, T, layerWindow(cfg, l));
     const o = linearForward(w, lora, sp.o_proj, a, T);
-    for (let i = 0; i < xMid.length; i++) xMid[i]! += o[i]!;
-    const n2 = rmsNormForward(xMid, T, H, need(w, `${p}.post_attention_layernorm.weight`, H), eps);
+    const on = norms.attnOut ? normF(o, T, H, norms.attnOut) : null;
+    const xMid = xIn.slice();
+    const oAdd = on ? on.y : o;
+    for (let i = 0; i < xMid.length; i++) xMid[i]! += oAdd[i]!;
+    const n2 = normF(xMid, T, H, norms.mlpIn);
     const g = linearForward(w, lora, sp.gate_proj, n2.y, T);
     const u = linearForward(w, lora, sp.up_proj, n2.y, T);
-    const act = new Float64Array(T * I);
-    for (let i = 0; i < act.length; i++) act[i] = silu(g[i]!) * u[i]!;
-    const down = linearForward(w, lora, sp.down_proj, act, T);
+    const actOut = new Float64Array(T * I);
+    for (let i = 0; i < actOut.length; i++) actOut[i] = act(g[i]!) * u[i]!;
+    const m = linearForward(w, lora, sp.down_proj, actOut, T);
+    const mn = norms.mlpOut ? normF(m, T, H, norms.mlpOut) : null;
+    const mAdd = mn ? mn.y : m;
     x = xMid.slice();
-    for (let i = 0; i < x.length; i++) x[i]! += down[i]!;
-    caches.push({ xIn, h: n1.y, inv1: n1.inv, qPre, kPre, qInv, kInv, q, k, v, probs, a, xMid, h2: n2.y, inv2: n2.inv, g, u, act });
+    for (let i = 0; i < x.length; i++) x[i]! += mAdd[i]!;
+    caches.push({
+      xIn, h: n1.y, inv1: n1.inv, qPre, kPre, qInv, kInv, q, k, v, att, a, o, oInv: on?.inv ?? null,
+      xMid, h2: n2.y, inv2: n2.inv, g, u, act: actOut, m, mInv: mn?.inv ?? null,
+    });
   }
-  const normW = need(w, 'model.norm.weight', H);
-  const nf = rmsNormForward(x, T, H, normW, eps);
+  const nf = normF(x, T, H, 'model.norm.weight');
   const head = headSpec(cfg);
-  const logits = linearForward(w, lora, head, nf.y, T); // logits: [T, V]
+  const logits = linearForward(w, lora, head, nf.y, T); // logits: [T, V], capped below when softcapped
+  const cap = cfg.finalLogitSoftcap;
+  if (cap !== null) for (let i = 0; i < logits.length; i++) logits[i] = softcap(logits[i]!, cap);
 
-  // ---- loss and dLogits: d(sum of CE / N) = (softmax - onehot) / N ----
+  // ---- loss and dLogits: d(sum of CE / N) = (softmax - onehot) / N, times 1 - tanh^2 through a softcap ----
   let lossSum = 0;
   const dLogits = new Float64Array(T * V); // dLogits: [T, V]
   for (let t = 0; t + 1 < T; t++) {
@@ -427,61 +462,62 @@ function rowBackward(cfg: ModelConfig, w: WeightLookup, sink: Sink, tokens: numb
     lossSum += max + Math.log(sum) - logits[t * V + label]!;
     for (let i = 0; i < V; i++) dLogits[t * V + i] = Math.exp(logits[t * V + i]! - max) / sum / N;
     dLogits[t * V + label]! -= 1 / N;
+    if (cap !== null) for (let i = 0; i < V; i++) dLogits[t * V + i]! *= 1 - (logits[t * V + i]! / cap) ** 2;
   }
 
   // ---- backward ----
   const dxf = linearBackward(w, sink, head, nf.y, dLogits, T);
-  let dx = rmsNormBackward(x, nf.inv, T, H, normW, dxf, fullGrad(sink, 'model.norm.weight', H)); // dx: [T, H]
+  let dx = normB(x, nf.inv, T, H, 'model.norm.weight', dxf); // dx: [T, H]
 
   for (let l = cfg.numLayers - 1; l >= 0; l--) {
     const c = caches[l]!;
-    const p = `model.layers.${l}`;
-    const at = `${p}.self_attn`;
+    const at = `model.layers.${l}.self_attn`;
     const sp = specs(cfg, l);
+    const norms = layerNorms(cfg, l);
 
-    // MLP: x = xMid + down(silu(g) * u), g = gate(h2), u = up(h2), h2 = norm(xMid).
-    const dAct = linearBackward(w, sink, sp.down_proj, c.act, dx, T);
+    // MLP: x = xMid + [mlpOut norm](down(act(g) * u)), g = gate(h2), u = up(h2), h2 = norm(xMid).
+    const dm = norms.mlpOut ? normB(c.m, c.mInv!, T, H, norms.mlpOut, dx) : dx;
+    const dAct = linearBackward(w, sink, sp.down_proj, c.act, dm, T);
     const dg = new Float64Array(T * I);
     const du = new Float64Array(T * I);
     for (let i = 0; i < T * I; i++) {
-      dg[i] = dAct[i]! * c.u[i]! * siluGrad(c.g[i]!);
-      du[i] = dAct[i]! * silu(c.g[i]!);
+      dg[i] = dAct[i]! * c.u[i]! * actGrad(c.g[i]!);
+      du[i] = dAct[i]! * act(c.g[i]!);
     }
     const dh2 = linearBackward(w, sink, sp.gate_proj, c.h2, dg, T);
     const dh2u = linearBackward(w, sink, sp.up_proj, c.h2, du, T);
     for (let i = 0; i < dh2.length; i++) dh2[i]! += dh2u[i]!;
-    const postName = `${p}.post_attention_layernorm.weight`;
-    const dxMid = rmsNormBackward(c.xMid, c.inv2, T, H, need(w, postName, H), dh2, fullGrad(sink, postName, H));
+    const dxMid = normB(c.xMid, c.inv2, T, H, norms.mlpIn, dh2);
     for (let i = 0; i < dxMid.length; i++) dxMid[i]! += dx[i]!; // residual
 
-    // Attention: xMid = xIn + o_proj(attn(rope(norm?(q)), rope(norm?(k)), v)).
-    const da = linearBackward(w, sink, sp.o_proj, c.a, dxMid, T);
-    const { dq, dk, dv } = attentionBackward(cfg, c.q, c.k, c.v, c.probs, da, T);
+    // Attention: xMid = xIn + [attnOut norm](o_proj(attn(rope(norm?(q)), rope(norm?(k)), v))).
+    const dO = norms.attnOut ? normB(c.o, c.oInv!, T, H, norms.attnOut, dxMid) : dxMid;
+    const da = linearBackward(w, sink, sp.o_proj, c.a, dO, T);
+    const window = layerWindow(cfg, l);
+    const { dq, dk, dv } = attentionBackward(cfg, c.q, c.k, c.v, c.att, da, T, window);
     // RoPE is a rotation by angle t * f; its transpose rotates by -t * f, i.e. negated frequencies.
-    const negFreq = invFreq.map((f) => -f);
+    const negFreq = invFreq[layerRope(cfg, l)].map((f) => -f);
     applyRope(dq, T, nH, D, negFreq);
     applyRope(dk, T, nKV, D, negFreq);
     let dqPre = dq;
     let dkPre = dk;
     if (cfg.qkNorm) {
-      const qn = `${at}.q_norm.weight`;
-      const kn = `${at}.k_norm.weight`;
-      dqPre = rmsNormBackward(c.qPre, c.qInv!, T * nH, D, need(w, qn, D), dq, fullGrad(sink, qn, D));
-      dkPre = rmsNormBackward(c.kPre, c.kInv!, T * nKV, D, need(w, kn, D), dk, fullGrad(sink, kn, D));
+      dqPre = normB(c.qPre, c.qInv!, T * nH, D, `${at}.q_norm.weight`, dq);
+      dkPre = normB(c.kPre, c.kInv!, T * nKV, D, `${at}.k_norm.weight`, dk);
     }
     const dh = linearBackward(w, sink, sp.q_proj, c.h, dqPre, T);
     const dhk = linearBackward(w, sink, sp.k_proj, c.h, dkPre, T);
     const dhv = linearBackward(w, sink, sp.v_proj, c.h, dv, T);
     for (let i = 0; i < dh.length; i++) dh[i]! += dhk[i]! + dhv[i]!;
-    const inName = `${p}.input_layernorm.weight`;
-    dx = rmsNormBackward(c.xIn, c.inv1, T, H, need(w, inName, H), dh, fullGrad(sink, inName, H));
+    dx = normB(c.xIn, c.inv1, T, H, norms.input, dh);
     for (let i = 0; i < dx.length; i++) dx[i]! += dxMid[i]!; // residual
   }
 
   const dEmbed = fullGrad(sink, 'model.embed_tokens.weight', V * H);
   if (dEmbed) {
+    // The input path carries embedScale; the tied head's share (added in linearBackward) does not.
     tokens.forEach((tok, t) => {
-      for (let i = 0; i < H; i++) dEmbed[tok * H + i]! += dx[t * H + i]!;
+      for (let i = 0; i < H; i++) dEmbed[tok * H + i]! += cfg.embedScale * dx[t * H + i]!;
     });
   }
   return lossSum;

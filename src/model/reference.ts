@@ -1,11 +1,13 @@
 // Float64 CPU reference of the whole causal LM, following transformers' Llama / Mistral / Qwen2 /
-// Qwen3 modeling code. It is the oracle the WGSL engine is tested against: plain loops, no caching,
+// Qwen3 / Gemma 3 modeling code. It is the oracle the WGSL engine is tested against: plain loops, no caching,
 // O(T^2) attention; correctness over speed.
 // Dimension key: T = tokens, V = vocab, H = hidden, I = intermediate (MLP), nH = query heads,
 // nKV = key/value heads, D = head dim, G = nH / nKV (query heads per kv head), r = LoRA rank.
 
 import { toFloat32, type FloatDtype } from '../formats/dtype.ts';
+import { activation, softcap } from './activations.ts';
 import type { ModelConfig } from './config.ts';
+import { layerNorms, layerRope, layerWindow } from './layers.ts';
 import { ropeInvFreq } from './rope-freqs.ts';
 
 export { ropeInvFreq };
@@ -75,14 +77,14 @@ function linear(
   return y;
 }
 
-/** Each row of x: [rows, n] becomes x * rsqrt(mean(x^2) + eps) * weight. */
-function rmsNorm(x: Float64Array, rows: number, n: number, weight: Float64Array, eps: number): Float64Array {
+/** Each row of x: [rows, n] becomes x * rsqrt(mean(x^2) + eps) * (offset + weight); offset 1 for Gemma. */
+function rmsNorm(x: Float64Array, rows: number, n: number, weight: Float64Array, eps: number, offset: number): Float64Array {
   const y = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) {
     let ss = 0;
     for (let i = 0; i < n; i++) ss += x[r * n + i]! ** 2;
     const inv = 1 / Math.sqrt(ss / n + eps);
-    for (let i = 0; i < n; i++) y[r * n + i] = x[r * n + i]! * inv * weight[i]!;
+    for (let i = 0; i < n; i++) y[r * n + i] = x[r * n + i]! * inv * (offset + weight[i]!);
   }
   return y;
 }
@@ -109,12 +111,14 @@ export function applyRope(x: Float64Array, T: number, nHeads: number, D: number,
   }
 }
 
-/** Causal (optionally sliding-window) softmax attention. q: [T, nH, D], k, v: [T, nKV, D] -> [T, nH*D]. */
-function attention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float64Array, T: number): Float64Array {
+/**
+ * Causal (optionally sliding-window) softmax attention. q: [T, nH, D], k, v: [T, nKV, D] -> [T, nH*D].
+ * Scores are q.k * cfg.attentionScale, soft-capped (Gemma's attn_logit_softcapping) before the mask.
+ */
+function attention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float64Array, T: number, window: number | null): Float64Array {
   const { numHeads: nH, numKvHeads: nKV, headDim: D } = cfg;
   const G = nH / nKV;
-  const scale = 1 / Math.sqrt(D);
-  const window = cfg.slidingWindow;
+  const scale = cfg.attentionScale;
   const out = new Float64Array(T * nH * D);
   const scores = new Float64Array(T); // scores: [T] over key positions
   for (let h = 0; h < nH; h++) {
@@ -125,7 +129,7 @@ function attention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float6
       for (let s = first; s <= t; s++) {
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[(t * nH + h) * D + d]! * k[(s * nKV + kvh) * D + d]!;
-        scores[s] = dot * scale;
+        scores[s] = softcap(dot * scale, cfg.attnLogitSoftcap);
         max = Math.max(max, scores[s]!);
       }
       let sum = 0;
@@ -142,10 +146,6 @@ function attention(cfg: ModelConfig, q: Float64Array, k: Float64Array, v: Float6
   return out;
 }
 
-function silu(x: number): number {
-  return x / (1 + Math.exp(-x));
-}
-
 function addInPlace(x: Float64Array, y: Float64Array): void {
   for (let i = 0; i < x.length; i++) x[i]! += y[i]!;
 }
@@ -155,43 +155,51 @@ export function referenceLogits(cfg: ModelConfig, w: WeightLookup, tokens: numbe
   const { hiddenSize: H, intermediateSize: I, numHeads: nH, numKvHeads: nKV, headDim: D, vocabSize: V } = cfg;
   const T = tokens.length;
   const eps = cfg.rmsNormEps;
+  const norm = (x: Float64Array, rows: number, n: number, name: string) => rmsNorm(x, rows, n, need(w, name, n), eps, cfg.normOffset);
   const embed = need(w, 'model.embed_tokens.weight', V * H); // embed: [V, H]
   const x = new Float64Array(T * H); // x: [T, H], the residual stream
   tokens.forEach((tok, t) => {
     if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new Error(`reference: token ${tok} at ${t} is outside the vocab (${V})`);
-    x.set(embed.subarray(tok * H, (tok + 1) * H), t * H);
+    for (let i = 0; i < H; i++) x[t * H + i] = embed[tok * H + i]! * cfg.embedScale;
   });
-  const invFreq = ropeInvFreq(cfg);
+  const invFreq = { global: ropeInvFreq(cfg, 'global'), local: ropeInvFreq(cfg, 'local') };
+  const act = activation(cfg.mlpActivation);
 
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `model.layers.${l}`;
     const at = `${p}.self_attn`;
-    const h = rmsNorm(x, T, H, need(w, `${p}.input_layernorm.weight`, H), eps); // h: [T, H]
+    const norms = layerNorms(cfg, l);
+    const h = norm(x, T, H, norms.input); // h: [T, H]
     let q = linear(w, `${at}.q_proj`, h, T, H, nH * D, cfg.qkvBias, lora); // q: [T, nH, D]
     let k = linear(w, `${at}.k_proj`, h, T, H, nKV * D, cfg.qkvBias, lora); // k: [T, nKV, D]
     const v = linear(w, `${at}.v_proj`, h, T, H, nKV * D, cfg.qkvBias, lora); // v: [T, nKV, D]
     if (cfg.qkNorm) {
-      q = rmsNorm(q, T * nH, D, need(w, `${at}.q_norm.weight`, D), eps);
-      k = rmsNorm(k, T * nKV, D, need(w, `${at}.k_norm.weight`, D), eps);
+      q = norm(q, T * nH, D, `${at}.q_norm.weight`);
+      k = norm(k, T * nKV, D, `${at}.k_norm.weight`);
     }
-    applyRope(q, T, nH, D, invFreq);
-    applyRope(k, T, nKV, D, invFreq);
-    const a = attention(cfg, q, k, v, T); // a: [T, nH*D]
-    addInPlace(x, linear(w, `${at}.o_proj`, a, T, nH * D, H, cfg.oBias, lora));
+    const f = invFreq[layerRope(cfg, l)];
+    applyRope(q, T, nH, D, f);
+    applyRope(k, T, nKV, D, f);
+    const a = attention(cfg, q, k, v, T, layerWindow(cfg, l)); // a: [T, nH*D]
+    const o = linear(w, `${at}.o_proj`, a, T, nH * D, H, cfg.oBias, lora); // o: [T, H]
+    addInPlace(x, norms.attnOut ? norm(o, T, H, norms.attnOut) : o);
 
     const mp = `${p}.mlp`;
-    const h2 = rmsNorm(x, T, H, need(w, `${p}.post_attention_layernorm.weight`, H), eps);
+    const h2 = norm(x, T, H, norms.mlpIn);
     const g = linear(w, `${mp}.gate_proj`, h2, T, H, I, cfg.mlpBias, lora); // g: [T, I]
     const u = linear(w, `${mp}.up_proj`, h2, T, H, I, cfg.mlpBias, lora); // u: [T, I]
-    for (let i = 0; i < g.length; i++) g[i] = silu(g[i]!) * u[i]!;
-    addInPlace(x, linear(w, `${mp}.down_proj`, g, T, I, H, cfg.mlpBias, lora));
+    for (let i = 0; i < g.length; i++) g[i] = act(g[i]!) * u[i]!;
+    const down = linear(w, `${mp}.down_proj`, g, T, I, H, cfg.mlpBias, lora); // down: [T, H]
+    addInPlace(x, norms.mlpOut ? norm(down, T, H, norms.mlpOut) : down);
   }
 
-  const xf = rmsNorm(x, T, H, need(w, 'model.norm.weight', H), eps);
+  const xf = norm(x, T, H, 'model.norm.weight');
   // Tied models use embed_tokens as the output matrix (any lm_head in the file is ignored, as
-  // transformers ties it).
+  // transformers ties it); it is not scaled by embedScale.
   const head = cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  return linear(w, 'lm_head', xf, T, H, V, false, lora, head);
+  const logits = linear(w, 'lm_head', xf, T, H, V, false, lora, head);
+  if (cfg.finalLogitSoftcap !== null) for (let i = 0; i < logits.length; i++) logits[i] = softcap(logits[i]!, cfg.finalLogitSoftcap);
+  return logits;
 }
 
 /** log(sum(exp(row))) - row[label] for one row of logits. */

@@ -7,9 +7,10 @@ import { fromFloat32 } from '../formats/dtype.ts';
 import { writeSafetensors, type TensorToWrite } from '../formats/safetensors-write.ts';
 import { seededRandom } from '../util/random.ts';
 import { learnMerges } from './bpe-merges.ts';
+import { gemma3ConfigJson, gemma3TensorSpecs, multimodalName, visionTensorSpecs } from './test-model-gemma3.ts';
 
 export interface TestModelOptions {
-  architecture: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+  architecture: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'gemma3';
   seed?: number;
   dtype?: 'F32' | 'F16' | 'BF16';
   hiddenSize?: number;
@@ -21,17 +22,37 @@ export interface TestModelOptions {
   headDim?: number;
   /** Defaults to the tokenizer's size rounded up to a multiple of 4. */
   vocabSize?: number;
+  /** Tie the LM head to the embeddings (default false; gemma3: true, as Gemma3TextConfig). */
   tied?: boolean;
   /** >1 writes model-0000k-of-0000n.safetensors + model.safetensors.index.json. */
   shards?: number;
-  ropeScaling?: 'llama3';
-  /** Write the newer `rope_parameters: {rope_theta, rope_type, ...}` form (and `dtype`). */
+  /** llama3: Llama 3's; linear: factor 8 (gemma3: on the full-attention layers, as Gemma 3 4B+). */
+  ropeScaling?: 'llama3' | 'linear';
+  /** Write the newer `rope_parameters: {rope_theta, rope_type, ...}` form (and `dtype`); gemma3: per layer type, with layer_types. */
   ropeParameters?: boolean;
   ropeTheta?: number;
   attentionBias?: boolean;
   mlpBias?: boolean;
+  /** Mistral / Qwen2: every layer's window. gemma3: the sliding layers' window (default 4). */
   slidingWindow?: number;
   maxPositionEmbeddings?: number;
+  /** gemma3: layer i slides iff (i + 1) % pattern != 0 (default 6), written as sliding_window_pattern (transformers 4.50). */
+  slidingWindowPattern?: number;
+  /** gemma3: write layer_types and _sliding_window_pattern, as transformers 4.55 does. */
+  layerTypes?: boolean;
+  /** gemma3: query_pre_attn_scalar (default 16, unlike the head dim, so the attention scale matters). */
+  queryPreAttnScalar?: number;
+  /** gemma3: attn_logit_softcapping / final_logit_softcapping (default null, as Gemma 3 ships). */
+  attnLogitSoftcap?: number;
+  finalLogitSoftcap?: number;
+  /** gemma3: rope_local_base_freq, the sliding layers' RoPE base (default 10000; ropeTheta defaults to 1e6). */
+  ropeLocalTheta?: number;
+  /**
+   * gemma3: a Gemma3ForConditionalGeneration folder (text_config nested, a few vision tensors), with
+   * the text weights named as transformers < 4.52 saved them ('old': language_model.model.*) or later
+   * ('new': model.language_model.*). Values equal the plain model's of the same options.
+   */
+  multimodal?: 'old' | 'new';
   /** Train the byte-level BPE tokenizer on this text instead of the built-in sample (with `merges` merges). */
   corpus?: string;
   merges?: number;
@@ -44,6 +65,7 @@ const HF_ARCH = {
   mistral: 'MistralForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
   qwen3: 'Qwen3ForCausalLM',
+  gemma3: 'Gemma3ForCausalLM',
 } as const;
 
 const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
@@ -58,7 +80,7 @@ function fnv1a(s: string, seed: number): number {
   return h;
 }
 
-type Init = { kind: 'uniform'; scale: number; center?: number } | { kind: 'normal'; std: number };
+export type Init = { kind: 'uniform'; scale: number; center?: number } | { kind: 'normal'; std: number };
 
 function randomValues(seed: number, name: string, n: number, init: Init): Float32Array {
   const rand = seededRandom(fnv1a(name, seed));
@@ -219,7 +241,7 @@ function tokenizerConfigJson(tok: TrainedBpe, maxLength: number): unknown {
 // ---------------------------------------------------------------------------------------------
 // config.json as transformers writes it for each architecture.
 
-interface Dims {
+export interface Dims {
   V: number;
   H: number;
   I: number;
@@ -232,6 +254,7 @@ interface Dims {
 function configJson(o: TestModelOptions, d: Dims): Record<string, unknown> {
   const arch = o.architecture;
   const { vocab } = tokenizerModel(o);
+  if (arch === 'gemma3') return gemma3ConfigJson(o, d, { bos: vocab.get(BOS)!, eos: vocab.get(EOS)!, pad: vocab.get(PAD)! });
   const qwen = arch === 'qwen2' || arch === 'qwen3';
   const ropeTheta = o.ropeTheta ?? 10000;
   const maxPos = o.maxPositionEmbeddings ?? 256;
@@ -239,7 +262,9 @@ function configJson(o: TestModelOptions, d: Dims): Record<string, unknown> {
     o.ropeScaling === 'llama3'
       ? // A small original context so the scaling changes some frequencies at test head dims.
         { factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16, rope_type: 'llama3' }
-      : null;
+      : o.ropeScaling === 'linear'
+        ? { factor: 8, rope_type: 'linear' }
+        : null;
   const c: Record<string, unknown> = {
     architectures: [HF_ARCH[arch]],
     attention_dropout: 0,
@@ -271,7 +296,8 @@ function configJson(o: TestModelOptions, d: Dims): Record<string, unknown> {
     c.max_window_layers = o.slidingWindow !== undefined ? 0 : d.L;
   }
   if (o.ropeParameters) {
-    c.rope_parameters = { rope_theta: ropeTheta, rope_type: 'default', ...(llama3 ?? {}) };
+    const base: Record<string, unknown> = { rope_theta: ropeTheta, rope_type: 'default' };
+    c.rope_parameters = { ...base, ...(llama3 ?? {}) };
   } else {
     c.rope_scaling = llama3;
     c.rope_theta = ropeTheta;
@@ -287,7 +313,7 @@ function configJson(o: TestModelOptions, d: Dims): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Tensors with Hugging Face names and shapes ([out, in] for linear weights).
 
-interface TensorSpec {
+export interface TensorSpec {
   name: string;
   shape: number[];
   init: Init;
@@ -307,6 +333,7 @@ function tensorSpecs(o: TestModelOptions, d: Dims): TensorSpec[] {
   const bias = (name: string, out: number): TensorSpec => ({ name: `${name}.bias`, shape: [out], init: { kind: 'uniform', scale: 0.1 } });
   // Norm weights near but not at 1, so a kernel that ignores them fails.
   const norm = (name: string, n: number): TensorSpec => ({ name: `${name}.weight`, shape: [n], init: { kind: 'uniform', scale: 0.1, center: 1 } });
+  if (arch === 'gemma3') return gemma3TensorSpecs(o, d, linear);
 
   const specs: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [d.V, d.H], init: { kind: 'normal', std: 0.5 } }];
   for (let l = 0; l < d.L; l++) {
@@ -351,6 +378,10 @@ function checkOptions(o: TestModelOptions, d: Dims): void {
   if (o.architecture === 'mistral' && o.attentionBias) bad('transformers has no attention_bias for Mistral');
   if (o.architecture !== 'llama' && o.mlpBias) bad('only Llama has mlp_bias in transformers');
   if (o.architecture === 'llama' && o.slidingWindow !== undefined) bad('Llama has no sliding window in transformers');
+  const gemmaOnly = ['slidingWindowPattern', 'layerTypes', 'queryPreAttnScalar', 'attnLogitSoftcap', 'finalLogitSoftcap', 'ropeLocalTheta', 'multimodal'] as const;
+  for (const k of gemmaOnly) if (o.architecture !== 'gemma3' && o[k] !== undefined) bad(`${k} is a Gemma 3 option`);
+  if (o.architecture === 'gemma3' && o.ropeScaling === 'llama3') bad('the test model writes llama3 rope scaling for Llama-family models only');
+  if (o.architecture === 'gemma3' && o.mlpBias) bad('Gemma 3 has no mlp_bias in transformers');
   const shards = o.shards ?? 1;
   if (!Number.isInteger(shards) || shards < 1) bad(`shards must be a positive integer, got ${shards}`);
 }
@@ -380,12 +411,20 @@ export function makeTestModel(o: TestModelOptions): Map<string, Uint8Array> {
   const specs = tensorSpecs(o, d).map((s): typeof s =>
     o.init !== 'pretrain'
       ? s
-      : { ...s, init: s.shape.length === 2 ? { kind: 'normal', std: 0.02 } : { kind: 'uniform', scale: 0, center: s.name.endsWith('.bias') ? 0 : 1 } },
+      : // Gemma's norms are offsets from 1: their "unit" value is 0.
+        { ...s, init: s.shape.length === 2 ? { kind: 'normal', std: 0.02 } : { kind: 'uniform', scale: 0, center: s.name.endsWith('.bias') || o.architecture === 'gemma3' ? 0 : 1 } },
   );
   const tensors: TensorToWrite[] = specs.map((s) => {
     const values = randomValues(seed, s.name, s.shape.reduce((a, b) => a * b, 1), s.init);
-    return { name: s.name, dtype, shape: s.shape, data: fromFloat32(dtype, values) };
+    // A multimodal folder stores the same values under its own names.
+    const name = o.multimodal ? multimodalName(s.name, o.multimodal) : s.name;
+    return { name, dtype, shape: s.shape, data: fromFloat32(dtype, values) };
   });
+  if (o.multimodal) {
+    for (const s of visionTensorSpecs(o.multimodal)) {
+      tensors.push({ name: s.name, dtype, shape: s.shape, data: fromFloat32(dtype, randomValues(seed, s.name, s.shape.reduce((a, b) => a * b, 1), s.init)) });
+    }
+  }
 
   const enc = new TextEncoder();
   const json = (v: unknown) => enc.encode(JSON.stringify(v, null, 2) + '\n');

@@ -4,7 +4,7 @@
 // tensor, as bitsandbytes' load_in_4bit does, never the whole model in f32). Norms and biases in f32
 // (they are tiny). Everything is validated against the parameter table before the first allocation.
 
-import { type Checkpoint, type CheckpointTensor, readTensorBytes } from '../formats/checkpoint.ts';
+import { type Checkpoint, type CheckpointTensor, languageModelView, readTensorBytes } from '../formats/checkpoint.ts';
 import { ggufTensorName } from '../formats/gguf-model.ts';
 import { fromFloat32, toFloat32, type FloatDtype } from '../formats/dtype.ts';
 import { TensorError } from '../formats/errors.ts';
@@ -16,7 +16,8 @@ import { dequantizeRow } from '../quant/dequantize.ts';
 import { isQuantType, type QuantType, rowBytes, typeInfo } from '../quant/ggml-types.ts';
 import { quantizeRows } from '../quant/quantize.ts';
 import type { ModelConfig } from './config.ts';
-import { modelParams } from './params.ts';
+import { gemmaEmbedScale } from './config-gemma3.ts';
+import { isNormWeight, modelParams } from './params.ts';
 
 /**
  * How frozen matrices are stored on the GPU. 'auto' keeps a GGUF's block formats and bf16/f16
@@ -33,7 +34,7 @@ export interface LinearWeights {
 export interface ModelWeights {
   /** By module name, e.g. "model.layers.0.self_attn.q_proj". */
   linears: Map<string, LinearWeights>;
-  /** Norm weights by tensor name, f32. */
+  /** Norm weights (as the norm multiplies by them: 1 + w for Gemma) and biases by tensor name, f32. */
   vectors: Map<string, GPUBuffer>;
   embed: GpuMatrix; // [V, H]
   lmHead: GpuMatrix; // [V, H]; the same object as embed when tied
@@ -77,12 +78,30 @@ export function matrixDtype(source: string, precision: WeightPrecision, cols: nu
   return q ?? 'f16';
 }
 
+/** The checkpoint's tensors under the names the engine uses: a vision-language checkpoint's text model. */
+export function textCheckpoint(cfg: ModelConfig, ckpt: Checkpoint): Checkpoint {
+  return cfg.hfArchitecture === 'Gemma3ForConditionalGeneration' ? languageModelView(ckpt) : ckpt;
+}
+
+/**
+ * The config with what only the weights tell: Gemma 3 multiplies its embeddings by sqrt(H) rounded
+ * to the embedding's own dtype (transformers: embed_scale.to(weight.dtype)), which config.json's
+ * torch_dtype may not state or may misstate.
+ */
+export function checkpointConfig(cfg: ModelConfig, ckpt: Checkpoint): ModelConfig {
+  if (cfg.architecture !== 'gemma3') return cfg;
+  const t = textCheckpoint(cfg, ckpt).tensors.get('model.embed_tokens.weight');
+  if (!t || !FLOAT_DTYPES.has(t.dtype)) return cfg;
+  return { ...cfg, embedScale: gemmaEmbedScale(cfg.hiddenSize, t.dtype as FloatDtype) };
+}
+
 /**
  * Checks presence, shape and dtype of every tensor, and the total size, without allocating. With
  * no checkpoint (a config.json alone: planning before a download), tensors are taken to be stored
  * in the config's torch_dtype.
  */
-export function planWeights(cfg: ModelConfig, ckpt: Checkpoint | null, precision: WeightPrecision): { tensors: PlannedTensor[]; bytes: number } {
+export function planWeights(cfg: ModelConfig, file: Checkpoint | null, precision: WeightPrecision): { tensors: PlannedTensor[]; bytes: number } {
+  const ckpt = file && textCheckpoint(cfg, file);
   const tensors: PlannedTensor[] = [];
   let bytes = 0;
   const where = ckpt ? [...new Set([...ckpt.tensors.values()].map((t) => t.source.name))].join(', ') || ckpt.files.join(', ') || 'the checkpoint' : '';
@@ -96,7 +115,7 @@ export function planWeights(cfg: ModelConfig, ckpt: Checkpoint | null, precision
       throw new TensorError(where, shownName(cfg, spec.name), `is missing; ${doc(cfg)} describes a ${cfg.hfArchitecture} that needs it${hint}`);
     }
     if (t && (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i]))) {
-      throw new TensorError(t.source.name, shownName(cfg, spec.name), `has shape [${t.shape.join(', ')}], but ${doc(cfg)} implies [${spec.shape.join(', ')}]${shapeHint(cfg, spec.name)}; ${doc(cfg)} and the weights do not belong together`);
+      throw new TensorError(t.source.name, t.fileName ?? shownName(cfg, spec.name), `has shape [${t.shape.join(', ')}], but ${doc(cfg)} implies [${spec.shape.join(', ')}]${shapeHint(cfg, spec.name)}; ${doc(cfg)} and the weights do not belong together`);
     }
     if (t && !FLOAT_DTYPES.has(t.dtype) && !isQuantType(t.dtype)) {
       throw new TensorError(t.source.name, shownName(cfg, spec.name), `has dtype ${t.dtype}; supported: F32, F16, BF16 and ggml's Q2_K .. Q8_0 block formats`);
@@ -153,7 +172,10 @@ function checkUnexpected(cfg: ModelConfig, ckpt: Checkpoint, expected: Set<strin
       throw new TensorError(t.source.name, t.name, `is a bias that the ${cfg.hfArchitecture} described by config.json does not have (see "${field}"); config.json and the weights do not belong together`);
     }
     if (/self_attn\.[qk]_norm\.weight$/.test(t.name)) {
-      throw new TensorError(t.source.name, t.name, `is a q/k norm, which ${cfg.hfArchitecture} does not have (Qwen3ForCausalLM does); check "architectures" in config.json`);
+      throw new TensorError(t.source.name, t.name, `is a q/k norm, which ${cfg.hfArchitecture} does not have (Qwen3ForCausalLM and Gemma3ForCausalLM do); check "architectures" in config.json`);
+    }
+    if (/(pre|post)_feedforward_layernorm\.weight$/.test(t.name)) {
+      throw new TensorError(t.source.name, t.name, `is one of Gemma's norms around the MLP, which ${cfg.hfArchitecture} does not have; check "architectures" in config.json`);
     }
   }
 }
@@ -242,6 +264,9 @@ export async function loadWeights(
     } else {
       // Vectors are float (planWeights refuses a quantized one).
       const values = toFloat32(t.dtype as FloatDtype, await checkedBytes(t));
+      // Gemma stores norm weights as offsets from 1: the GPU holds 1 + w, rounded to f32 as transformers
+      // rounds (1.0 + weight.float()), so the norm kernels stay the same.
+      if (cfg.normOffset !== 0 && isNormWeight(p.name)) for (let i = 0; i < values.length; i++) values[i]! += cfg.normOffset;
       vectors.set(p.name, uploadBuffer(gpu, values, p.name));
     }
     done += p.bytes;

@@ -3,6 +3,7 @@
 // module: a product whose only use would be the gradient of the layers below is skipped, and so is
 // the rest of the chain behind it (attention backward, norms). Full fine-tuning needs everything.
 // Layer order: x -> norm -> q,k,v -> attention -> o -> x1 = x + o;  x1 -> norm -> gate,up -> SwiGLU -> down -> x2 = x1 + down.
+// (Gemma 3 norms o and down before their residual adds and uses GeGLU: the same products, the same plan.)
 
 import type { LinearModule } from '../model/params.ts';
 

@@ -15,7 +15,7 @@ export async function datasetGradients(
   model: LoadedModel,
   train: Trainable,
   data: TokenRow[],
-  o: { seqLen: number; batchSize: number },
+  o: { seqLen: number; batchSize: number; /** Recompute each layer in backward (default true); the gradients are the same either way. */ checkpointing?: boolean },
 ): Promise<{ loss: number; tokens: number }> {
   data.forEach((r, i) => checkRow(model, r, i));
   const rows = data.map((r) => ({ ids: r.inputIds.slice(0, o.seqLen), labels: (r.labels ?? r.inputIds).slice(0, o.seqLen), positionIds: r.positionIds }));
@@ -29,7 +29,7 @@ export async function datasetGradients(
   const gpu = model.gpu;
   let sum = 0;
   for (const b of batches) {
-    const r = microStep(model, train, b, { lossScale: tokens ? 1 / tokens : 0, dropout: 0, dropoutSeed: 0, checkpointing: true });
+    const r = microStep(model, train, b, { lossScale: tokens ? 1 / tokens : 0, dropout: 0, dropoutSeed: 0, checkpointing: o.checkpointing ?? true });
     sum += lossesFromState(new Float32Array(await readBuffer(gpu, r.state, 0, b.B * b.T * 16)), b.targets).sum;
     gpu.pool.release(r.state);
   }

@@ -1,7 +1,9 @@
 // One training micro-step on the GPU: forward with the layer inputs kept, the loss over the
 // vocabulary in chunks, and the backward pass through every frozen layer down to the earliest
 // adapter, accumulating gradients into the trainable tensors. Per-block activation checkpointing
-// keeps only each layer's input and recomputes the layer in backward.
+// keeps only each layer's input and recomputes the layer in backward. Gemma 3's extras ride along:
+// scaled embeddings, (1 + w) norms (uploaded as such), normed branch outputs before each residual
+// add, GeGLU, per-layer windows and RoPE, attention and final logit softcaps.
 // Dimension key: B = sequences, T = tokens per sequence, R = B*T, H = hidden, I = intermediate,
 // nH/nKV = query/key-value heads, D = head dim, V = vocab, Vc = vocab rows of one chunk,
 // r4 = LoRA rank padded to a multiple of 4.
@@ -13,13 +15,15 @@ import { biasGrad } from '../kernels/bias-grad.ts';
 import { crossEntropyBackward, crossEntropyChunkForward, IGNORE_INDEX } from '../kernels/cross-entropy.ts';
 import { dropoutForward } from '../kernels/dropout.ts';
 import { embeddingBackward, embeddingForward, embeddingGradPlan } from '../kernels/embedding.ts';
+import { gegluBackward, gegluForward } from '../kernels/geglu.ts';
 import { matmulForward, matmulInputGrad, matmulWeightGrad } from '../kernels/matmul.ts';
 import { segmentStarts } from '../kernels/segments.ts';
 import { rmsnormBackward, rmsnormForward, rmsnormWeightGrad } from '../kernels/rmsnorm.ts';
 import { ropeBackward, ropeForward } from '../kernels/rope.ts';
 import { swigluBackward, swigluForward } from '../kernels/swiglu.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { forEachLogitsBlock, type LogitsBlock, logitsBlockCount, logitsBlockFloats } from '../model/lm-head.ts';
+import { layerNorms, layerRopeTable, layerWindow } from '../model/layers.ts';
+import { capLogits, forEachLogitsBlock, type LogitsBlock, logitsBlockCount, logitsBlockFloats } from '../model/lm-head.ts';
 import type { LoadedModel } from '../model/model.ts';
 import { LINEAR_MODULES, linearName, linearShape, type LinearModule } from '../model/params.ts';
 import type { Trainable } from './trainable.ts';
@@ -58,11 +62,15 @@ interface LayerActs {
   v: Buf; // [R, nKV*D]
   o: Buf; // [R, nH*D] attention output, input of o_proj
   lse: Buf; // [R, nH]
+  /** [R, H] o_proj's output before its norm (sandwich norms only) */
+  ao: Buf | null;
   x1: Buf; // [R, H] residual after attention
   xn2: Buf; // [R, H]
   g: Buf; // [R, I]
   u: Buf; // [R, I]
   a: Buf; // [R, I] input of down_proj
+  /** [R, H] down_proj's output before its norm (sandwich norms only) */
+  mo: Buf | null;
   /** Per adapted module: the adapter's hidden U = dropout(x) A^T [R, r4], and dropout(x) when dropout is on. */
   lora: Map<LinearModule, { u: Buf; xd: Buf | null }>;
 }
@@ -124,6 +132,8 @@ class Step {
       qr: this.buf(R * nH * D, 'qr'), kr: this.buf(R * nKV * D, 'kr'), v: this.buf(R * nKV * D, 'v'),
       o: this.buf(R * nH * D, 'o'), lse: this.buf(R * nH, 'lse'), x1: this.buf(R * H, 'x1'),
       xn2: this.buf(R * H, 'xn2'), g: this.buf(R * I, 'g'), u: this.buf(R * I, 'u'), a: this.buf(R * I, 'a'), lora,
+      ao: this.cfg.sandwichNorms ? this.buf(R * H, 'ao') : null,
+      mo: this.cfg.sandwichNorms ? this.buf(R * H, 'mo') : null,
     };
   }
 
@@ -184,74 +194,106 @@ class Step {
     }
   }
 
+  /** Attention's shape and knobs in layer l, as the forward and the backward both need them. */
+  private attentionArgs(l: number) {
+    const cfg = this.cfg;
+    const { nH, nKV, D } = DIMS(cfg);
+    const { B, T } = this;
+    return {
+      B, T, S: T, p0: 0, nH, nKV, D, window: layerWindow(cfg, l) ?? 0, seg: this.seg,
+      scale: cfg.attentionScale, softcap: cfg.attnLogitSoftcap,
+    };
+  }
+
   layerForward(rec: Recorder, l: number, x: Buf, xOut: Buf, a: LayerActs): void {
     const cfg = this.cfg;
-    const { H, nH, nKV, D } = DIMS(cfg);
-    const { R, B, T } = this;
+    const { H, I, nH, nKV, D } = DIMS(cfg);
+    const { R, T } = this;
     const eps = cfg.rmsNormEps;
-    const p = `model.layers.${l}`;
-    rmsnormForward(rec, { x, w: this.vec(`${p}.input_layernorm.weight`), y: a.xn1, R, C: H, eps });
+    const at = `model.layers.${l}.self_attn`;
+    const norms = layerNorms(cfg, l);
+    rmsnormForward(rec, { x, w: this.vec(norms.input), y: a.xn1, R, C: H, eps });
     this.linear(rec, l, 'q_proj', a.xn1, cfg.qkNorm ? a.q : a.qr, a);
     this.linear(rec, l, 'k_proj', a.xn1, cfg.qkNorm ? a.k : a.kr, a);
     this.linear(rec, l, 'v_proj', a.xn1, a.v, a);
     if (cfg.qkNorm) {
-      rmsnormForward(rec, { x: a.q, w: this.vec(`${p}.self_attn.q_norm.weight`), y: a.qr, R: R * nH, C: D, eps });
-      rmsnormForward(rec, { x: a.k, w: this.vec(`${p}.self_attn.k_norm.weight`), y: a.kr, R: R * nKV, C: D, eps });
+      rmsnormForward(rec, { x: a.q, w: this.vec(`${at}.q_norm.weight`), y: a.qr, R: R * nH, C: D, eps });
+      rmsnormForward(rec, { x: a.k, w: this.vec(`${at}.k_norm.weight`), y: a.kr, R: R * nKV, C: D, eps });
     }
-    const rope = { table: this.model.ropeTable, R, T, p0: 0, D, seg: this.seg };
+    const rope = { table: layerRopeTable(this.model, l), R, T, p0: 0, D, seg: this.seg };
     ropeForward(rec, { ...rope, x: a.qr, nh: nH });
     ropeForward(rec, { ...rope, x: a.kr, nh: nKV });
-    attentionForward(rec, { q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg: this.seg });
+    attentionForward(rec, { q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, ...this.attentionArgs(l) });
     rec.copy(x, 0, a.x1, 0, R * H * 4);
-    this.linear(rec, l, 'o_proj', a.o, a.x1, a, true);
-    rmsnormForward(rec, { x: a.x1, w: this.vec(`${p}.post_attention_layernorm.weight`), y: a.xn2, R, C: H, eps });
+    this.residual(rec, l, 'o_proj', a.o, a.x1, a.ao, norms.attnOut, a);
+    rmsnormForward(rec, { x: a.x1, w: this.vec(norms.mlpIn), y: a.xn2, R, C: H, eps });
     this.linear(rec, l, 'gate_proj', a.xn2, a.g, a);
     this.linear(rec, l, 'up_proj', a.xn2, a.u, a);
-    swigluForward(rec, { gate: a.g, up: a.u, out: a.a, N: R * DIMS(cfg).I });
+    (cfg.mlpActivation === 'gelu_tanh' ? gegluForward : swigluForward)(rec, { gate: a.g, up: a.u, out: a.a, N: R * I });
     rec.copy(a.x1, 0, xOut, 0, R * H * 4);
-    this.linear(rec, l, 'down_proj', a.a, xOut, a, true);
+    this.residual(rec, l, 'down_proj', a.a, xOut, a.mo, norms.mlpOut, a);
   }
 
-  /** dx = d(layer input) from dOut = d(layer output). */
-  /** The layer's backward; `plan` says which gradients the layers below and this layer's adapters need. */
+  /** stream += m(x): straight into the stream, or (sandwich norms) into `branch`, normed, then added. */
+  private residual(rec: Recorder, l: number, m: LinearModule, x: Buf, stream: Buf, branch: Buf | null, norm: string | null, a: LayerActs): void {
+    if (!norm) return this.linear(rec, l, m, x, stream, a, true);
+    this.linear(rec, l, m, x, branch!, a);
+    rmsnormForward(rec, { x: branch!, w: this.vec(norm), y: stream, R: this.R, C: this.cfg.hiddenSize, eps: this.cfg.rmsNormEps, accumulate: true });
+  }
+
+  /**
+   * d(branch) from d(stream) through a branch's output norm (sandwich norms): the norm's input
+   * gradient, and its weight gradient in full fine-tuning; `dStream` itself when there is no norm.
+   */
+  private branchGrad(rec: Recorder, branch: Buf | null, norm: string | null, dStream: Buf, label: string): Buf {
+    if (!norm) return dStream;
+    const { R } = this;
+    const { H } = DIMS(this.cfg);
+    const eps = this.cfg.rmsNormEps;
+    const d = rec.temp(R * H * 4, STORAGE, label);
+    rmsnormBackward(rec, { x: branch!, w: this.vec(norm), dy: dStream, dx: d, R, C: H, eps });
+    if (this.train.mode === 'full') rmsnormWeightGrad(rec, { x: branch!, dy: dStream, dw: this.train.gradOf.get(norm)!, R, C: H, eps, accumulate: true });
+    return d;
+  }
+
+  /** The layer's backward (dx = d(layer input) from dOut = d(layer output)); `plan` says which gradients the layers below and this layer's adapters need. */
   layerBackward(rec: Recorder, l: number, x: Buf, dOut: Buf, dx: Buf, a: LayerActs, plan: LayerBackwardPlan): void {
     const cfg = this.cfg;
     const { H, I, nH, nKV, D } = DIMS(cfg);
-    const { R, B, T } = this;
+    const { R, T } = this;
     const eps = cfg.rmsNormEps;
-    const p = `model.layers.${l}`;
+    const at = `model.layers.${l}.self_attn`;
+    const norms = layerNorms(cfg, l);
     const full = this.train.mode === 'full';
     const t = (n: number, label: string) => rec.temp(n * 4, STORAGE, label);
     const wants = (m: LinearModule, n: number, label: string) => (plan.inputGradOf.has(m) ? t(n, label) : null);
-    // MLP: x2 = x1 + down(swiglu(gate(xn2), up(xn2)))
+    // MLP: x2 = x1 + [mlpOut norm](down(act(gate(xn2)) * up(xn2)))
     const dx1 = plan.residualGrad ? t(R * H, 'dx1') : null;
     if (dx1) rec.copy(dOut, 0, dx1, 0, R * H * 4);
+    const dm = this.branchGrad(rec, a.mo, norms.mlpOut, dOut, 'dmo');
     const da = wants('down_proj', R * I, 'da');
-    this.linearBackward(rec, l, 'down_proj', a.a, dOut, da, a, false);
+    this.linearBackward(rec, l, 'down_proj', a.a, dm, da, a, false);
     if (da) {
       const dg = t(R * I, 'dg');
       const du = t(R * I, 'du');
-      swigluBackward(rec, { gate: a.g, up: a.u, dout: da, dgate: dg, dup: du, N: R * I });
+      (cfg.mlpActivation === 'gelu_tanh' ? gegluBackward : swigluBackward)(rec, { gate: a.g, up: a.u, dout: da, dgate: dg, dup: du, N: R * I });
       const dxn2 = wants('gate_proj', R * H, 'dxn2');
       this.linearBackward(rec, l, 'gate_proj', a.xn2, dg, dxn2, a, false);
       this.linearBackward(rec, l, 'up_proj', a.xn2, du, dxn2, a, true);
-      const postW = `${p}.post_attention_layernorm.weight`;
-      if (dxn2 && dx1) rmsnormBackward(rec, { x: a.x1, w: this.vec(postW), dy: dxn2, dx: dx1, R, C: H, eps, accumulate: true });
-      if (full && dxn2) rmsnormWeightGrad(rec, { x: a.x1, dy: dxn2, dw: this.train.gradOf.get(postW)!, R, C: H, eps, accumulate: true });
+      if (dxn2 && dx1) rmsnormBackward(rec, { x: a.x1, w: this.vec(norms.mlpIn), dy: dxn2, dx: dx1, R, C: H, eps, accumulate: true });
+      if (full && dxn2) rmsnormWeightGrad(rec, { x: a.x1, dy: dxn2, dw: this.train.gradOf.get(norms.mlpIn)!, R, C: H, eps, accumulate: true });
     }
     if (!dx1) return;
-    // Attention: x1 = x + o_proj(attn(rope(norm(q(xn1))), rope(norm(k(xn1))), v(xn1)))
+    // Attention: x1 = x + [attnOut norm](o_proj(attn(rope(norm(q(xn1))), rope(norm(k(xn1))), v(xn1))))
+    const dao = this.branchGrad(rec, a.ao, norms.attnOut, dx1, 'dao');
     const dO = wants('o_proj', R * nH * D, 'do');
-    this.linearBackward(rec, l, 'o_proj', a.o, dx1, dO, a, false);
+    this.linearBackward(rec, l, 'o_proj', a.o, dao, dO, a, false);
     if (!dO) return;
     const dq = t(R * nH * D, 'dq');
     const dk = t(R * nKV * D, 'dk');
     const dv = t(R * nKV * D, 'dv');
-    attentionBackward(rec, {
-      q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, dO, dQ: dq, dK: dk, dV: dv,
-      B, T, S: T, p0: 0, nH, nKV, D, window: cfg.slidingWindow ?? 0, seg: this.seg,
-    });
-    const rope = { table: this.model.ropeTable, R, T, p0: 0, D, seg: this.seg };
+    attentionBackward(rec, { q: a.qr, k: a.kr, v: a.v, o: a.o, lse: a.lse, dO, dQ: dq, dK: dk, dV: dv, ...this.attentionArgs(l) });
+    const rope = { table: layerRopeTable(this.model, l), R, T, p0: 0, D, seg: this.seg };
     ropeBackward(rec, { ...rope, x: dq, nh: nH });
     ropeBackward(rec, { ...rope, x: dk, nh: nKV });
     let dqIn = dq;
@@ -259,8 +301,8 @@ class Step {
     if (cfg.qkNorm) {
       dqIn = t(R * nH * D, 'dq_pre');
       dkIn = t(R * nKV * D, 'dk_pre');
-      const qn = `${p}.self_attn.q_norm.weight`;
-      const kn = `${p}.self_attn.k_norm.weight`;
+      const qn = `${at}.q_norm.weight`;
+      const kn = `${at}.k_norm.weight`;
       rmsnormBackward(rec, { x: a.q, w: this.vec(qn), dy: dq, dx: dqIn, R: R * nH, C: D, eps });
       rmsnormBackward(rec, { x: a.k, w: this.vec(kn), dy: dk, dx: dkIn, R: R * nKV, C: D, eps });
       if (full) {
@@ -274,9 +316,8 @@ class Step {
     this.linearBackward(rec, l, 'v_proj', a.xn1, dv, dxn1, a, true);
     if (!dxn1) return;
     rec.copy(dx1, 0, dx, 0, R * H * 4);
-    const inW = `${p}.input_layernorm.weight`;
-    rmsnormBackward(rec, { x, w: this.vec(inW), dy: dxn1, dx, R, C: H, eps, accumulate: true });
-    if (full) rmsnormWeightGrad(rec, { x, dy: dxn1, dw: this.train.gradOf.get(inW)!, R, C: H, eps, accumulate: true });
+    rmsnormBackward(rec, { x, w: this.vec(norms.input), dy: dxn1, dx, R, C: H, eps, accumulate: true });
+    if (full) rmsnormWeightGrad(rec, { x, dy: dxn1, dw: this.train.gradOf.get(norms.input)!, R, C: H, eps, accumulate: true });
   }
 
   /**
@@ -294,8 +335,15 @@ class Step {
     const single = logitsBlockCount(gpu, head, R) === 1;
     if (headGrad && !single) throw new Error('full fine-tuning needs the LM head and the rows in one chunk');
     const blocks = { hidden, targets, state, R };
+    const cap = this.cfg.finalLogitSoftcap;
+    // The logits of a block, soft-capped when the model caps them (the loss sees the capped values).
+    const blockLogits = (rec: Recorder, k: LogitsBlock) => {
+      matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
+      capLogits(rec, logits, k.rows * k.w.rows, cap);
+    };
     const backward = (rec: Recorder, k: LogitsBlock) => {
-      crossEntropyBackward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, scale: this.s.lossScale });
+      // Through the softcap: dlogits is carried back to the uncapped logits, in place.
+      crossEntropyBackward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, scale: this.s.lossScale, softcap: cap });
       const dx: Binding = { buffer: dHidden, offset: k.x.offset, size: k.x.size };
       matmulInputGrad(rec, { dy: logits, w: k.w, dx, M: k.rows, accumulate: !k.firstChunk });
       if (headGrad) matmulWeightGrad(rec, { dy: logits, x: hidden, dw: headGrad, M: k.rows, N: k.w.rows, K: head.cols, accumulate: true });
@@ -303,7 +351,7 @@ class Step {
     // First pass: the running log-sum-exp of every row; second: softmax - onehot, block by block.
     forEachLogitsBlock(gpu, head, blocks, (k) => {
       const rec = new Recorder(gpu);
-      matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
+      blockLogits(rec, k);
       crossEntropyChunkForward(rec, { logits, targets: k.targets, state: k.state, R: k.rows, Vc: k.w.rows, v0: k.v0, first: k.firstChunk });
       if (single) backward(rec, k);
       rec.submit();
@@ -311,7 +359,7 @@ class Step {
     if (single) return;
     forEachLogitsBlock(gpu, head, blocks, (k) => {
       const rec = new Recorder(gpu);
-      matmulForward(rec, { x: k.x, w: k.w, y: logits, M: k.rows });
+      blockLogits(rec, k);
       backward(rec, k);
       rec.submit();
     });
@@ -345,7 +393,7 @@ export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatc
   const acts: LayerActs[] = Array.from({ length: L }, () => shared ?? step.allocActs());
 
   let rec = new Recorder(gpu);
-  embeddingForward(rec, { ids, w: model.weights.embed, out: xs[0]!, T: R });
+  embeddingForward(rec, { ids, w: model.weights.embed, out: xs[0]!, T: R, scale: cfg.embedScale });
   for (let l = 0; l < L; l++) {
     step.layerForward(rec, l, xs[l]!, xs[l + 1]!, acts[l]!);
     rec.submit();
@@ -383,7 +431,7 @@ export function microStep(model: LoadedModel, train: Trainable, batch: MicroBatc
     const order = uploadBuffer(gpu, plan.order, 'emb_order');
     const starts = uploadBuffer(gpu, plan.starts, 'emb_starts');
     const uniq = uploadBuffer(gpu, plan.uniqueIds, 'emb_ids');
-    embeddingBackward(rec, { dx: dCur, order, starts, uniqueIds: uniq, U: plan.uniqueIds.length, H, dE: train.gradOf.get('model.embed_tokens.weight')!, accumulate: true });
+    embeddingBackward(rec, { dx: dCur, order, starts, uniqueIds: uniq, U: plan.uniqueIds.length, H, dE: train.gradOf.get('model.embed_tokens.weight')!, accumulate: true, scale: cfg.embedScale });
     rec.submit();
     for (const b of [order, starts, uniq]) gpu.pool.release(b);
   }

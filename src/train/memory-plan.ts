@@ -43,8 +43,10 @@ export function planTrainingMemory(
   } else {
     trainableFloats = modelParams(cfg).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   }
-  const perLayer = R * (3 * H + 3 * nH * D + 3 * nKV * D + nH + 3 * I) + loraActFloats;
-  const backwardTemps = R * (3 * H + 3 * I + 3 * nH * D + 3 * nKV * D);
+  // Sandwich norms (Gemma 3) keep the attention and MLP outputs before their norms, and their backward two [R, H] gradients.
+  const sandwich = cfg.sandwichNorms ? 2 * R * H : 0;
+  const perLayer = R * (3 * H + 3 * nH * D + 3 * nKV * D + nH + 3 * I) + sandwich + loraActFloats;
+  const backwardTemps = R * (3 * H + 3 * I + 3 * nH * D + 3 * nKV * D) + sandwich;
   const logits = Math.min(LOGITS_CHUNK_BYTES / 4, R * V);
   const trainable = trainableFloats * 16; // param, grad, m, v
   // Full fine-tuning trains the weights in place: they are counted once, as trainable.

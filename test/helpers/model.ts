@@ -24,7 +24,7 @@ export async function engineLogits(model: LoadedModel, tokens: number[]): Promis
   const cache = allocKvCache(gpu, model.cfg, 1, T);
   const hidden = encodeForward(forwardContext(model), { ids, B: 1, T, p0: 0, cache });
   const out = new Float64Array(T * V);
-  for (let t = 0; t < T; t++) out.set(await rowLogits(gpu, model.weights.lmHead, hidden, t), t * V);
+  for (let t = 0; t < T; t++) out.set(await rowLogits(gpu, model.weights.lmHead, hidden, t, model.cfg.finalLogitSoftcap), t * V);
   for (const b of [ids, hidden]) gpu.pool.release(b);
   releaseKvCache(gpu, cache);
   return out;

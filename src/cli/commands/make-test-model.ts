@@ -7,10 +7,11 @@ import { makeTestModel } from '../../model/test-model.ts';
 import { num, optionalString, parse, required, UsageError } from '../args.ts';
 import { checkOutDir } from '../output.ts';
 
-export const MAKE_TEST_MODEL_HELP = `tabtune make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3] [--dtype f32|f16|bf16] [--seed S] [--layers N] [--hidden N] [--shards N] [--tied]
-  Writes config.json, tokenizer.json, tokenizer_config.json and safetensors weights of a small random model.`;
+export const MAKE_TEST_MODEL_HELP = `tabtune make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3|gemma3] [--dtype f32|f16|bf16] [--seed S] [--layers N] [--hidden N] [--shards N] [--tied]
+  Writes config.json, tokenizer.json, tokenizer_config.json and safetensors weights of a small random model
+  (gemma3: Gemma3ForCausalLM, tied, with sliding and full-attention layers).`;
 
-const ARCHS = ['llama', 'mistral', 'qwen2', 'qwen3'];
+const ARCHS = ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma3'];
 
 export async function makeTestModelCommand(argv: string[]): Promise<number> {
   const v = parse(argv, {
@@ -40,7 +41,8 @@ export async function makeTestModelCommand(argv: string[]): Promise<number> {
     numLayers: num(v, 'layers', 2, { int: true, min: 1, max: 64 }),
     hiddenSize: num(v, 'hidden', 32, { int: true, min: 8, max: 4096 }),
     shards: num(v, 'shards', 1, { int: true, min: 1, max: 64 }),
-    tied: v.tied === true,
+    // Gemma 3 ties its embeddings unless told otherwise (Gemma3TextConfig's default); the others untie.
+    ...(v.tied === true || arch !== 'gemma3' ? { tied: v.tied === true } : {}),
   });
   await checkOutDir(out);
   await mkdir(out, { recursive: true });
