@@ -20,6 +20,7 @@ const ARCHITECTURES: Record<string, { hf: string; modelType: string }> = {
   llama: { hf: 'LlamaForCausalLM', modelType: 'llama' },
   qwen2: { hf: 'Qwen2ForCausalLM', modelType: 'qwen2' },
   qwen3: { hf: 'Qwen3ForCausalLM', modelType: 'qwen3' },
+  gemma3: { hf: 'Gemma3ForCausalLM', modelType: 'gemma3_text' },
 };
 
 /** llama.cpp's per-layer tensor names (between "blk.N." and ".weight"/".bias") -> transformers'. */
@@ -36,6 +37,14 @@ const LAYER_TENSORS: Record<string, string> = {
   ffn_up: 'mlp.up_proj',
   ffn_down: 'mlp.down_proj',
 };
+/** Gemma 3's four norms per layer: its post_attention_layernorm norms the attention output, not the MLP input. */
+const GEMMA3_LAYER_TENSORS: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(LAYER_TENSORS).filter(([g]) => g !== 'ffn_norm')),
+  post_attention_norm: 'post_attention_layernorm',
+  ffn_norm: 'pre_feedforward_layernorm',
+  post_ffw_norm: 'post_feedforward_layernorm',
+};
+const layerTensors = (arch: string) => (arch === 'gemma3' ? GEMMA3_LAYER_TENSORS : LAYER_TENSORS);
 const GLOBAL_TENSORS: Record<string, string> = {
   'token_embd.weight': 'model.embed_tokens.weight',
   'output_norm.weight': 'model.norm.weight',
@@ -77,7 +86,7 @@ async function readModel(source: ByteSource): Promise<GgufModel> {
   }
   const arch = meta.string('general.architecture') ?? meta.fail('general.architecture', 'is missing; every GGUF model names its architecture there');
   if (!ARCHITECTURES[arch]) {
-    throw new FormatError(file, `has general.architecture "${arch}"; tabtune runs ${Object.keys(ARCHITECTURES).join(', ')} (Llama 2/3.x, Mistral-style, SmolLM, TinyLlama, Qwen2/2.5, Qwen3)`);
+    throw new FormatError(file, `has general.architecture "${arch}"; tabtune runs ${Object.keys(ARCHITECTURES).join(', ')} (Llama 2/3.x, Mistral-style, SmolLM, TinyLlama, Qwen2/2.5, Qwen3, Gemma 3)`);
   }
   const tensors = new Map(header.tensors.map((t) => [t.name, t]));
   const config = configFromMetadata(file, arch, md, tensors);
@@ -182,28 +191,46 @@ function configFromMetadata(file: string, arch: string, md: Map<string, GgufValu
     throw new FormatError(file, `has ${k('rope.dimension_count')} ${ropeDims}, but heads are ${headDim} wide; partial rotary embeddings are not supported`);
   }
   const scaling = md.get(k('rope.scaling.type'));
-  if (scaling && !(scaling.type === 'string' && scaling.value === 'none')) {
-    throw new FormatError(file, `has ${k('rope.scaling.type')} ${JSON.stringify(scaling.value)}; tabtune supports no RoPE scaling or Llama 3's (rope_freqs), not linear/YaRN context extension`);
+  let ropeScaling: Record<string, unknown> | null = null;
+  if (scaling?.type === 'string' && scaling.value === 'linear') {
+    ropeScaling = { rope_type: 'linear', factor: h.float(k('rope.scaling.factor'), 1) };
+  } else if (scaling && !(scaling.type === 'string' && scaling.value === 'none')) {
+    throw new FormatError(file, `has ${k('rope.scaling.type')} ${JSON.stringify(scaling.value)}; tabtune supports no RoPE scaling, linear, or Llama 3's (rope_freqs), not YaRN context extension`);
   }
   const eos = [h.tokenId('tokenizer.ggml.eos_token_id', vocab), h.tokenId('tokenizer.ggml.eot_token_id', vocab)].filter((t) => t !== null);
+  const layers = h.int(k('block_count'));
+  // What llama.cpp's gemma3 graph fixes rather than reads: every 6th layer global, the local layers'
+  // RoPE base 10000, and attention scaled by 1/sqrt(head_dim) (27B, 62 layers: by hidden/heads).
+  const gemma3 =
+    arch === 'gemma3'
+      ? {
+          sliding_window: h.int(k('attention.sliding_window'), 4096),
+          sliding_window_pattern: h.int(k('attention.sliding_window_pattern'), 6),
+          rope_local_base_freq: 10000,
+          query_pre_attn_scalar: layers === 62 ? hidden / heads : headDim,
+          hidden_activation: 'gelu_pytorch_tanh',
+        }
+      : {};
   return {
     architectures: [ARCHITECTURES[arch]!.hf],
     model_type: ARCHITECTURES[arch]!.modelType,
     vocab_size: vocab,
     hidden_size: hidden,
     intermediate_size: h.int(k('feed_forward_length')),
-    num_hidden_layers: h.int(k('block_count')),
+    num_hidden_layers: layers,
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
     head_dim: headDim,
     rms_norm_eps: h.float(k('attention.layer_norm_rms_epsilon'), 1e-6),
-    rope_theta: h.float(k('rope.freq_base'), 10000),
+    rope_theta: h.float(k('rope.freq_base'), arch === 'gemma3' ? 1_000_000 : 10000),
+    ...(ropeScaling ? { rope_scaling: ropeScaling } : {}),
     max_position_embeddings: h.int(k('context_length'), 2048),
     tie_word_embeddings: !tensors.has('output.weight'),
     attention_bias: arch === 'llama' && tensors.has('blk.0.attn_q.bias'),
     bos_token_id: h.tokenId('tokenizer.ggml.bos_token_id', vocab),
     eos_token_id: [...new Set(eos)],
     torch_dtype: 'bfloat16',
+    ...gemma3,
   };
 }
 
@@ -215,7 +242,7 @@ export function ggufCheckpoint(model: GgufModel): Checkpoint {
   let totalBytes = 0;
   for (const t of header.tensors) {
     if (t.name === ROPE_FREQS) continue;
-    const name = hfName(t.name);
+    const name = hfName(t.name, architecture);
     if (!name) {
       throw new TensorError(file, t.name, `is not a tensor of a ${architecture} model as tabtune knows it (token_embd, output_norm, output, rope_freqs, blk.N.attn_*/ffn_*); the file holds another architecture's weights`);
     }
@@ -224,32 +251,34 @@ export function ggufCheckpoint(model: GgufModel): Checkpoint {
       if (/\.self_attn\.q_proj\./.test(name)) ct.rotaryHeads = config.num_attention_heads as number;
       if (/\.self_attn\.k_proj\./.test(name)) ct.rotaryHeads = config.num_key_value_heads as number;
     }
+    // llama.cpp's converter stores Gemma's norm weights as 1 + w (its RMSNorm multiplies by w).
+    if (architecture === 'gemma3' && /norm\.weight$/.test(name)) ct.valueOffset = -1;
     tensors.set(name, ct);
     totalBytes += t.size;
   }
   return { files: [file], tensors, totalBytes };
 }
 
-const GGUF_NAMES = new Map([
-  ...Object.entries(GLOBAL_TENSORS).map(([g, hf]) => [hf, g] as const),
-  ...Object.entries(LAYER_TENSORS).map(([g, hf]) => [hf, g] as const),
-]);
+const ggufNames = (arch: string) =>
+  new Map([...Object.entries(GLOBAL_TENSORS), ...Object.entries(layerTensors(arch))].map(([g, hf]) => [hf, g] as const));
+const GGUF_NAMES = new Map(Object.keys(ARCHITECTURES).map((a) => [a, ggufNames(a)]));
 
 /** llama.cpp's name of a transformers tensor ("model.layers.0.mlp.up_proj.weight" -> "blk.0.ffn_up.weight"). */
-export function ggufTensorName(hf: string): string | null {
-  const global = GGUF_NAMES.get(hf);
+export function ggufTensorName(hf: string, arch = 'llama'): string | null {
+  const names = GGUF_NAMES.get(arch) ?? GGUF_NAMES.get('llama')!;
+  const global = names.get(hf);
   if (global) return global;
   const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf);
-  const module = m && GGUF_NAMES.get(m[2]!);
+  const module = m && names.get(m[2]!);
   return module ? `blk.${m[1]}.${module}.${m[3]}` : null;
 }
 
-/** transformers' name of a GGUF tensor, or null for one tabtune does not know. */
-export function hfName(ggufName: string): string | null {
+/** transformers' name of a GGUF tensor in a model of `arch`, or null for one tabtune does not know. */
+export function hfName(ggufName: string, arch = 'llama'): string | null {
   const global = GLOBAL_TENSORS[ggufName];
   if (global) return global;
   const m = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(ggufName);
-  const module = m && LAYER_TENSORS[m[2]!];
+  const module = m && layerTensors(arch)[m[2]!];
   return module ? `model.layers.${m[1]}.${module}.${m[3]}` : null;
 }
 

@@ -35,7 +35,7 @@ export async function mergedGgufFile(
   const { header } = model;
 
   const specs: (GgufTensorSpec & { hf: string | null; size: number })[] = header.tensors.map((t) => {
-    const hf = hfName(t.name);
+    const hf = hfName(t.name, model.architecture);
     const adapted = hf !== null && byWeight.has(hf);
     let type: GgmlType = t.type;
     if (adapted && want !== 'same') type = want === 'Q8_0' && t.dims.at(-1)! % typeInfo('Q8_0').blockSize !== 0 ? 'F16' : want;

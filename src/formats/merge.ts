@@ -15,7 +15,7 @@ import { padRank } from '../lora/gpu-lora.ts';
 import type { ModelFiles } from './byte-source.ts';
 import { readText } from './byte-source.ts';
 import { isQuantType } from '../quant/ggml-types.ts';
-import { type CheckpointTensor, INDEX_FILE, openCheckpoint, readTensorBytes, readTensorF32, SINGLE_FILE } from './checkpoint.ts';
+import { type Checkpoint, type CheckpointTensor, INDEX_FILE, languageModelView, openCheckpoint, readTensorBytes, readTensorF32, SINGLE_FILE } from './checkpoint.ts';
 import { type FloatDtype, fromFloat32 } from './dtype.ts';
 import { FormatError, TensorError } from './errors.ts';
 import { ST_DTYPE_BYTES, type StDtype } from './safetensors.ts';
@@ -87,7 +87,7 @@ export async function* mergedModelFiles(gpu: Gpu, base: ModelFiles, lora: LoraWe
   if (!cfgSrc) throw new FormatError(base.name, 'has no config.json; a merged model needs the base model\'s config');
   const config = await readText(cfgSrc);
   const ckpt = await openCheckpoint(base);
-  const plan = planTensors(ckpt.tensors, lora, opts.dtype);
+  const plan = planTensors(ckpt, textModelView(config, ckpt), lora, opts.dtype);
   const shards = planShards(plan, maxShardBytes);
 
   yield whole('config.json', updatedConfig(config, cfgSrc.name, opts.dtype));
@@ -175,10 +175,29 @@ export function matchLora(tensors: Map<string, CheckpointTensor>, lora: LoraWeig
   return byWeight;
 }
 
-function planTensors(tensors: Map<string, CheckpointTensor>, lora: LoraWeights, dtype: FloatDtype | undefined): PlannedTensor[] {
-  const byWeight = matchLora(tensors, lora);
+/**
+ * The checkpoint as the adapter names it: the same, except in a vision-language checkpoint
+ * (Gemma3ForConditionalGeneration), where the adapter's "model.layers.N..." live under
+ * "language_model." prefixes; the merged file keeps the file's names and the vision tower.
+ */
+function textModelView(configText: string, ckpt: Checkpoint): Checkpoint {
+  let architectures: unknown;
+  try {
+    architectures = (JSON.parse(configText) as { architectures?: unknown }).architectures;
+  } catch {
+    architectures = null;
+  }
+  const multimodal = Array.isArray(architectures) && architectures[0] === 'Gemma3ForConditionalGeneration';
+  return multimodal ? languageModelView(ckpt) : ckpt;
+}
+
+function planTensors(ckpt: Checkpoint, view: Checkpoint, lora: LoraWeights, dtype: FloatDtype | undefined): PlannedTensor[] {
+  const matched = matchLora(view.tensors, lora);
+  // By the tensor as the file holds it (the view renames copies of the file's tensors).
+  const byWeight = new Map<string, LoraModuleWeights>();
+  for (const [name, m] of matched) byWeight.set(view === ckpt ? name : (view.tensors.get(name)!.fileName ?? name), m);
   const plan: PlannedTensor[] = [];
-  for (const t of tensors.values()) {
+  for (const t of ckpt.tensors.values()) {
     // A GGUF base's block formats are written dequantized, in bf16 unless a dtype is asked for.
     const quant = isQuantType(t.dtype);
     if (!WRITABLE.has(t.dtype) && !quant) throw new TensorError(t.file, t.name, `has dtype ${t.dtype}, which the merged checkpoint cannot be written with (supported: ${[...WRITABLE].join(', ')})`);

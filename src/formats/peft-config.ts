@@ -26,7 +26,7 @@ export interface PeftAdapterConfig {
   init: 'default' | 'gaussian';
 }
 
-/** peft's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for llama, mistral, qwen2 and qwen3. */
+/** peft's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for llama, mistral, qwen2, qwen3, gemma3_text and gemma3. */
 export const PEFT_DEFAULT_TARGETS = ['q_proj', 'v_proj'];
 
 type Json = Record<string, unknown>;

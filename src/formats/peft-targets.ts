@@ -17,8 +17,38 @@ export interface ModelModule {
   shape?: [number, number];
 }
 
-/** Every named module of a Llama-family causal LM, as transformers builds it. */
+/**
+ * Where peft finds the text model's modules: "model" in a causal LM, "model.language_model" in
+ * Gemma3ForConditionalGeneration (transformers >= 4.52 builds it there whatever names its file uses).
+ */
+export function peftTextRoot(cfg: Pick<ModelConfig, 'hfArchitecture'>): string {
+  return cfg.hfArchitecture === 'Gemma3ForConditionalGeneration' ? 'model.language_model' : 'model';
+}
+
+/** A module's name as peft sees it ("model.layers.0.self_attn.q_proj" under the text root). */
+export function peftModuleName(cfg: Pick<ModelConfig, 'hfArchitecture'>, internal: string): string {
+  const root = peftTextRoot(cfg);
+  return root === 'model' || !internal.startsWith('model.') ? internal : `${root}${internal.slice('model'.length)}`;
+}
+
+/** tabtune's name of a module peft names (the inverse of peftModuleName), or null when it is outside the text model. */
+export function internalModuleName(cfg: Pick<ModelConfig, 'hfArchitecture'>, peft: string): string | null {
+  const root = peftTextRoot(cfg);
+  if (root === 'model') return peft;
+  return peft.startsWith(`${root}.`) ? `model${peft.slice(root.length)}` : null;
+}
+
+/** Every named module of a Llama-family or Gemma 3 causal LM, as transformers builds it, named as peft sees them. */
 export function modelModules(cfg: ModelConfig): ModelModule[] {
+  const text = textModelModules(cfg).map((m) => ({ ...m, name: peftModuleName(cfg, m.name) }));
+  // A vision-language model holds the text model, the vision tower and the projector under "model".
+  if (peftTextRoot(cfg) !== 'model') {
+    text.unshift({ name: 'model', kind: 'other' }, { name: 'model.vision_tower', kind: 'other' }, { name: 'model.multi_modal_projector', kind: 'other' });
+  }
+  return text;
+}
+
+function textModelModules(cfg: ModelConfig): ModelModule[] {
   const out: ModelModule[] = [{ name: 'model', kind: 'other' }, { name: 'model.embed_tokens', kind: 'embedding' }, { name: 'model.layers', kind: 'other' }];
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `model.layers.${l}`;
@@ -28,8 +58,12 @@ export function modelModules(cfg: ModelConfig): ModelModule[] {
     out.push({ name: `${p}.mlp`, kind: 'other' });
     for (const m of LINEAR_MODULES.slice(4)) out.push({ name: linearName(l, m), kind: 'linear', module: m, shape: linearShape(cfg, m) });
     out.push({ name: `${p}.mlp.act_fn`, kind: 'other' }, { name: `${p}.input_layernorm`, kind: 'other' }, { name: `${p}.post_attention_layernorm`, kind: 'other' });
+    if (cfg.sandwichNorms) out.push({ name: `${p}.pre_feedforward_layernorm`, kind: 'other' }, { name: `${p}.post_feedforward_layernorm`, kind: 'other' });
   }
-  out.push({ name: 'model.norm', kind: 'other' }, { name: 'model.rotary_emb', kind: 'other' }, { name: 'lm_head', kind: 'head' });
+  out.push({ name: 'model.norm', kind: 'other' }, { name: 'model.rotary_emb', kind: 'other' });
+  // Gemma 3's sliding layers have their own rotary embedding (rope_local_base_freq).
+  if (cfg.localRope) out.push({ name: 'model.rotary_emb_local', kind: 'other' });
+  out.push({ name: 'lm_head', kind: 'head' });
   return out;
 }
 
@@ -122,7 +156,7 @@ export function targetedModules(c: PeftAdapterConfig, cfg: ModelConfig, file: st
   if (c.layersToTransform && c.layersPattern && c.layersPattern.length > 0) {
     const linear = modules.filter((m) => m.kind === 'linear');
     if (!linear.some((m) => layerIndex(m.name, c.layersPattern) !== null)) {
-      fail('layers_pattern', `is ${JSON.stringify(c.layersPattern)}, which finds no layer index in this model's module names (they read model.layers.N....; use "layers"), so peft would find no target module`);
+      fail('layers_pattern', `is ${JSON.stringify(c.layersPattern)}, which finds no layer index in this model's module names (they read ${peftTextRoot(cfg)}.layers.N....; use "layers"), so peft would find no target module`);
     }
   }
 

@@ -13,7 +13,7 @@ import { type ByteSource, type ModelFiles, readText } from './byte-source.ts';
 import { toFloat32, type FloatDtype } from './dtype.ts';
 import { AdapterError } from './errors.ts';
 import { ADAPTER_CONFIG, parsePeftConfig, type PeftAdapterConfig } from './peft-config.ts';
-import { describeTargets, modelModules, targetedModules, type TargetedModule } from './peft-targets.ts';
+import { describeTargets, internalModuleName, modelModules, peftTextRoot, targetedModules, type TargetedModule } from './peft-targets.ts';
 import { readSafetensorsHeader, type StTensorInfo } from './safetensors.ts';
 
 export { ADAPTER_CONFIG, parsePeftConfig, type PeftAdapterConfig };
@@ -80,9 +80,13 @@ function planTensors(
     const [, module, which] = key as unknown as [string, string, 'A' | 'B'];
     const model = linear.get(module);
     if (!model) {
+      const root = peftTextRoot(cfg);
       if (module === 'lm_head') fail(info.name, 'is LoRA on lm_head (the output head), which tabtune does not support; it adapts q/k/v/o/gate/up/down_proj');
-      if (module === 'model.embed_tokens') fail(info.name, 'is LoRA on embed_tokens, which tabtune does not support; it adapts q/k/v/o/gate/up/down_proj');
-      const layer = /^model\.layers\.(\d+)\./.exec(module);
+      if (module === `${root}.embed_tokens`) fail(info.name, 'is LoRA on embed_tokens, which tabtune does not support; it adapts q/k/v/o/gate/up/down_proj');
+      if (root !== 'model' && internalModuleName(cfg, module) === null) {
+        fail(info.name, `adapts "${module}", outside the text model (${root}); tabtune runs and trains only the text model of a ${arch}, not its vision tower or projector`);
+      }
+      const layer = new RegExp(`^${root.replace(/\./g, '\\.')}\\.layers\\.(\\d+)\\.`).exec(module);
       if (layer && Number(layer[1]) >= cfg.numLayers) {
         fail(info.name, `adapts layer ${layer[1]}, but this ${arch} has ${cfg.numLayers} layers (0 .. ${cfg.numLayers - 1}); the adapter was made for another base model`);
       }
@@ -156,7 +160,8 @@ export async function readPeftAdapter(files: ModelFiles, cfg: ModelConfig): Prom
   const parts = planTensors(src, header.tensors.values(), config, cfgName, targets, cfg);
 
   const modules = new Map<string, LoraModuleWeights>();
-  for (const [module, p] of parts) {
+  for (const [peftName, p] of parts) {
+    const module = internalModuleName(cfg, peftName)!;
     const { a, b } = p as Required<typeof p>;
     const t = a.target;
     const [out, inp] = t.shape;

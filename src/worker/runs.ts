@@ -95,13 +95,15 @@ export class RunRecorder {
 export function adapterRecord(o: {
   name: string;
   baseModel: string;
+  /** Where peft finds the text model in the base (peftTextRoot). */
+  textRoot: string;
   lc: LoraConfig;
   weights: LoraWeights;
   runId?: string;
   finalValLoss: number | null;
   bestValLoss: number | null;
 }): AdapterRecord {
-  const files = peftAdapterFiles(o.lc, o.weights, o.baseModel);
+  const files = peftAdapterFiles(o.lc, o.weights, o.baseModel, 'F32', o.textRoot);
   return {
     id: crypto.randomUUID(),
     name: o.name,

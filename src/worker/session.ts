@@ -47,6 +47,7 @@ import { loraTrainable, readLoraWeights, releaseTrainable, type Trainable } from
 import { zipSync } from 'fflate';
 import { loraToGguf } from '../formats/gguf-lora.ts';
 import { peftAdapterFiles } from '../formats/peft-write.ts';
+import { peftTextRoot } from '../formats/peft-targets.ts';
 import type { LoraWeights } from '../lora/adapter.ts';
 import { mergedModelFiles } from '../formats/merge.ts';
 import { fileToBlob, writeFileToDirectory, writeToDirectory, zipToBlob } from './merged-export.ts';
@@ -288,7 +289,7 @@ export class EngineSession {
       if (status !== 'paused') {
         const weights = await readLoraWeights(model.gpu, trainable, shapes);
         const record = adapterRecord({
-          name: run.name, baseModel: run.baseModel, lc, weights, runId: run.id,
+          name: run.name, baseModel: run.baseModel, textRoot: peftTextRoot(model.cfg), lc, weights, runId: run.id,
           finalValLoss: result.valHistory.at(-1)?.valLoss ?? null, bestValLoss: result.bestValLoss,
         });
         await recorder.finish(status, result.steps, recorder.storage ? record : null);
@@ -358,7 +359,7 @@ export class EngineSession {
     if (req.format === 'gguf') {
       return { fileName: `${name}.gguf`, mimeType: 'application/octet-stream', bytes: loraToGguf(model.cfg, lc, weights) };
     }
-    const files = peftAdapterFiles(lc, weights, base);
+    const files = peftAdapterFiles(lc, weights, base, 'F32', peftTextRoot(model.cfg));
     return { fileName: `${name}.zip`, mimeType: 'application/zip', bytes: zipSync(Object.fromEntries(files), { level: 0 }) };
   }
 
@@ -415,7 +416,7 @@ export class EngineSession {
     const { config, weights } = await readPeftAdapter(files, model.cfg);
     const lc = loraConfigFromAdapter(model.cfg, config, weights);
     const folder = zip ? zip.name.replace(/\.zip$/i, '') : (req.files[0]?.webkitRelativePath.split('/')[0] || 'imported adapter');
-    const record = adapterRecord({ name: folder, baseModel: baseModelId(model), lc, weights, finalValLoss: null, bestValLoss: null });
+    const record = adapterRecord({ name: folder, baseModel: baseModelId(model), textRoot: peftTextRoot(model.cfg), lc, weights, finalValLoss: null, bestValLoss: null });
     await storage.putAdapter(record);
     return summaryOf(record);
   }

@@ -81,6 +81,8 @@ const json = (b: Uint8Array | undefined) => JSON.parse(new TextDecoder().decode(
 describe.each([
   ['llama', { architecture: 'llama', seed: 21 }, 6],
   ['qwen2 (tied, sharded base, biases)', { architecture: 'qwen2', seed: 22, tied: true, shards: 2 }, 4],
+  ['gemma3 (tied, four norms per layer, sliding layers)', { architecture: 'gemma3', seed: 23, numLayers: 6 }, 4],
+  ['gemma3 vision-language checkpoint (text model under model.language_model.)', { architecture: 'gemma3', seed: 24, numLayers: 6, multimodal: 'new' }, 4],
 ] as const)('merge, %s, F32', (_name, o: TestModelOptions, rank) => {
   it('the merged model evaluates like the base with the adapter unmerged', async () => {
     const gpu = await testGpu();
@@ -115,21 +117,26 @@ describe.each([
     expect([...after.keys()]).toEqual([...before.keys()]); // the base checkpoint's order
     const adapted = weightNames(lora);
     expect(adapted.size).toBe(7 * base.cfg.numLayers);
+    // A vision-language checkpoint keeps its names; the adapter names the text model's.
+    const textName = (name: string) => name.replace(/^model\.language_model\./, 'model.');
+    let mergedCount = 0;
     for (const [name, t] of before) {
       const m = after.get(name)!;
       expect({ dtype: m.dtype, shape: m.shape }).toEqual({ dtype: t.dtype, shape: t.shape });
       const raw = await readTensorBytes(t);
-      if (!adapted.has(name)) {
+      if (!adapted.has(textName(name))) {
         expect(await readTensorBytes(m), name).toEqual(raw);
         continue;
       }
-      const want = cpuMerge(toFloat32('F32', raw), lora, name.replace(/\.weight$/, ''));
+      mergedCount++;
+      const want = cpuMerge(toFloat32('F32', raw), lora, textName(name).replace(/\.weight$/, ''));
       const got = toFloat32('F32', await readTensorBytes(m));
       // f32 products and sums: a few f32 roundings (2^-24 each) of the terms' magnitudes.
       let worst = 0;
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / want.magnitude[i]!);
       expect(worst, name).toBeLessThan(1e-6);
     }
+    expect(mergedCount).toBe(adapted.size);
   });
 });
 

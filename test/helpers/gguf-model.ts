@@ -41,11 +41,20 @@ const GLOBAL: Record<string, string> = {
   'lm_head.weight': 'output.weight',
 };
 
-export function ggufName(hf: string): string {
+/** Gemma 3 (llama.cpp's "gemma3"): four norms per layer, named differently from Llama's two. */
+const GEMMA3_LAYER: Record<string, string> = {
+  ...LAYER,
+  post_attention_layernorm: 'post_attention_norm',
+  pre_feedforward_layernorm: 'ffn_norm',
+  post_feedforward_layernorm: 'post_ffw_norm',
+};
+
+export function ggufName(hf: string, arch = 'llama'): string {
   if (GLOBAL[hf]) return GLOBAL[hf];
+  const layer = arch === 'gemma3' ? GEMMA3_LAYER : LAYER;
   const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf);
-  if (!m || !LAYER[m[2]!]) throw new Error(`no GGUF name for ${hf}`);
-  return `blk.${m[1]}.${LAYER[m[2]!]}.${m[3]}`;
+  if (!m || !layer[m[2]!]) throw new Error(`no GGUF name for ${hf}`);
+  return `blk.${m[1]}.${layer[m[2]!]}.${m[3]}`;
 }
 
 const u32 = (value: number): GgufValue => ({ type: 'u32', value });
@@ -72,6 +81,8 @@ export async function hfFolderToGguf(folder: Map<string, Uint8Array>, o: GgufCon
     [k('rope.dimension_count'), u32(cfg.headDim)],
     [k('rope.freq_base'), f32(cfg.ropeTheta)],
     [k('attention.layer_norm_rms_epsilon'), f32(cfg.rmsNormEps)],
+    ...(cfg.architecture === 'gemma3' && cfg.slidingWindow !== null ? [[k('attention.sliding_window'), u32(cfg.slidingWindow)] as [string, GgufValue]] : []),
+    ...(cfg.ropeScaling.type === 'linear' ? [[k('rope.scaling.type'), str('linear')], [k('rope.scaling.factor'), f32(cfg.ropeScaling.factor)]] as [string, GgufValue][] : []),
     ...(o.tokenizer ?? []),
   ];
   const tensors: GgufTensor[] = [];
@@ -90,7 +101,9 @@ export async function hfFolderToGguf(folder: Map<string, Uint8Array>, o: GgufCon
       const heads = t.name.includes('q_proj') ? cfg.numHeads : cfg.numKvHeads;
       values = permuteRotaryRows(values, rows, values.length / rows, heads);
     }
-    const name = ggufName(t.name);
+    // convert_hf_to_gguf's Gemma: norm weights stored as 1 + w (llama.cpp's RMSNorm multiplies by w).
+    if (arch === 'gemma3' && /norm\.weight$/.test(t.name)) values = values.map((x) => x + 1);
+    const name = ggufName(t.name, arch);
     const type: GgmlType = t.shape.length === 2 ? (o.typeOf?.(name, t.shape) ?? 'F32') : 'F32';
     const cols = t.shape.at(-1)!;
     const data = isQuantType(type) ? ggmlQuantize(type, values, values.length / cols, cols) : fromFloat32(type as FloatDtype, values);

@@ -35,7 +35,8 @@ export async function loadPeftByTheRules(configJson: string, weights: Uint8Array
   const out = new Map<string, { dtype: string; shape: number[]; data: Uint8Array }>();
   let expectedOffset = 8 + headerLength;
   for (const t of header.tensors.values()) {
-    const m = /^base_model\.model\.model\.layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.lora_[AB]\.weight$/.exec(t.name);
+    // The text model's modules: under model (a causal LM) or model.language_model (a vision-language model).
+    const m = /^base_model\.model\.model\.(?:language_model\.)?layers\.\d+\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.lora_[AB]\.weight$/.exec(t.name);
     if (!m) throw new Error(`tensor key ${t.name} is not base_model.model.<module>.lora_A/B.weight`);
     if (!(t.dtype in ITEM)) throw new Error(`${t.name}: dtype ${t.dtype}`);
     if (t.byteOffset !== expectedOffset) throw new Error(`${t.name}: not contiguous`);

@@ -4,6 +4,7 @@
 import { loraToGguf } from '../../formats/gguf-lora.ts';
 import { readPeftAdapter } from '../../formats/peft.ts';
 import { peftAdapterFiles } from '../../formats/peft-write.ts';
+import { peftTextRoot } from '../../formats/peft-targets.ts';
 import { loraConfigFromAdapter } from '../../lora/config.ts';
 import { readModelConfig } from '../../model/config.ts';
 import { optionalString, parse, required, UsageError } from '../args.ts';
@@ -45,7 +46,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     await writeFileAtomic(out, loraToGguf(cfg, lc, weights, { dtype }));
     console.log(`wrote a GGUF LoRA adapter (${cfg.architecture === 'mistral' ? 'llama' : cfg.architecture}, r=${lc.rank}, ${dtype}) to ${out}`);
   } else {
-    await writeFolderAtomic(out, peftAdapterFiles(lc, weights, config.baseModelNameOrPath ?? base.name, dtype));
+    await writeFolderAtomic(out, peftAdapterFiles(lc, weights, config.baseModelNameOrPath ?? base.name, dtype, peftTextRoot(cfg)));
     console.log(`wrote a PEFT adapter (${dtype}) to ${out}`);
   }
   return 0;

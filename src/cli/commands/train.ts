@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { splitValidation } from '../../data/prepare.ts';
 import type { ModelFiles } from '../../formats/byte-source.ts';
 import { peftAdapterFiles } from '../../formats/peft-write.ts';
+import { peftTextRoot } from '../../formats/peft-targets.ts';
 import { DeviceLimitError } from '../../gpu/errors.ts';
 import type { LoraWeights } from '../../lora/adapter.ts';
 import { DEFAULT_LORA, initLora, type LoraConfig, loraConfigFromAdapter, parseTargets, validateLoraConfig } from '../../lora/config.ts';
@@ -251,7 +252,7 @@ async function readAdapterFor(v: Record<string, unknown>, spec: string): Promise
 
 async function saveResult(model: LoadedModel, t: Trainable, lc: LoraConfig | null, shapes: LoraWeights | null, files: ModelFiles, dir: string, dtype: 'F32' | 'F16' | 'BF16'): Promise<void> {
   if (lc && shapes) {
-    await writeFolderAtomic(dir, peftAdapterFiles(lc, await readLoraWeights(model.gpu, t, shapes), model.name, dtype));
+    await writeFolderAtomic(dir, peftAdapterFiles(lc, await readLoraWeights(model.gpu, t, shapes), model.name, dtype, peftTextRoot(model.cfg)));
   } else {
     await writeFolderAtomic(dir, await readFullWeights(model, t, files));
   }
