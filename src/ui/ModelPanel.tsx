@@ -24,7 +24,7 @@ import './model-panel.css';
 /** The select's value for the bundled demo model; the other values are repo ids. */
 const DEMO = 'demo';
 /** Small instruct models that train in a tab on most GPUs. */
-const SUGGESTED_REPOS = ['HuggingFaceTB/SmolLM2-135M-Instruct', 'HuggingFaceTB/SmolLM2-360M-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct', 'Qwen/Qwen3-0.6B'];
+const SUGGESTED_REPOS = ['HuggingFaceTB/SmolLM2-135M-Instruct', 'HuggingFaceTB/SmolLM2-360M-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct', 'Qwen/Qwen3-0.6B', 'unsloth/gemma-3-270m-it'];
 
 /** `?hub=http://127.0.0.1:8080` points downloads at a mirror (or a test's local server). */
 function initialHubBase(): string {
