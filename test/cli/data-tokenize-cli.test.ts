@@ -36,7 +36,7 @@ async function setup(c: TemplateCase): Promise<Setup> {
   // The model's special ids are the tokenizer's.
   config.eos_token_id = tokenizer.eosTokenIds[0] ?? null;
   config.bos_token_id = tokenizer.bosTokenId;
-  files.set('config.json', JSON.stringify(config));
+  files.set('config.json', new TextEncoder().encode(JSON.stringify(config)));
   files.set('tokenizer.json', tokenizerJson);
   files.set('tokenizer_config.json', configBytes);
   const slug = c.name.replace(/\W+/g, '-').toLowerCase();
