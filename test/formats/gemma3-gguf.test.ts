@@ -6,7 +6,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getLlama, type Llama, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { getLlama, type Llama, LlamaLogLevel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryFiles } from '../../src/formats/byte-source.ts';
 import { openCheckpoint, readTensorF32 } from '../../src/formats/checkpoint.ts';
@@ -21,6 +21,7 @@ import { makeTestModel, type TestModelOptions } from '../../src/model/test-model
 import { tempDir } from '../helpers/cli.ts';
 import { ggufName, hfFolderToGguf } from '../helpers/gguf-model.ts';
 import { ggufTokenizerMetadata } from '../helpers/gguf-tokenizer-meta.ts';
+import { kl, llamaCppNext, softmax } from '../helpers/llama-cpp.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { randomLora } from '../helpers/lora.ts';
 import { engineLogits } from '../helpers/model.ts';
@@ -33,19 +34,6 @@ const SHAPE: TestModelOptions = {
 };
 const PROMPT = [5, 17, 200, 33, 9, 120, 64, 3, 44, 7];
 
-function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  const p = Float64Array.from(logits, (x) => Math.exp(x - max));
-  const s = p.reduce((a, b) => a + b, 0);
-  return p.map((x) => x / s);
-}
-
-function kl(p: Float64Array, q: Float64Array): number {
-  let d = 0;
-  for (let i = 0; i < p.length; i++) if (p[i]! > 0) d += p[i]! * Math.log(p[i]! / Math.max(q[i]!, 1e-30));
-  return d;
-}
 
 async function gemmaGguf(seed: number, extra: Partial<TestModelOptions> = {}) {
   const hf = makeTestModel({ ...SHAPE, seed, ...extra });
@@ -95,22 +83,7 @@ describe('llama.cpp and tabtune on the same Gemma 3 GGUF', () => {
     await llama?.dispose();
   });
 
-  async function llamaCppNext(modelPath: string, adapterPath: string | null, V: number): Promise<Float64Array> {
-    const model = await llama.loadModel({ modelPath });
-    try {
-      const context = await model.createContext({ contextSize: 64, ...(adapterPath ? { lora: adapterPath } : {}) });
-      const seq = context.getSequence();
-      const gen = seq.evaluateWithMetadata(PROMPT as Token[], { probabilities: true }, { temperature: 1, topK: 0, topP: 1, minP: 0 });
-      const first = await gen.next();
-      await gen.return();
-      const probs = new Float64Array(V);
-      for (const [token, p] of (first.value as { probabilities: Map<Token, number> }).probabilities) probs[token] = p;
-      await context.dispose();
-      return probs;
-    } finally {
-      await model.dispose();
-    }
-  }
+
 
   it('gives the same next-token distribution, with and without tabtune\'s GGUF LoRA', async () => {
     const g = await gemmaGguf(11);
@@ -130,8 +103,8 @@ describe('llama.cpp and tabtune on the same Gemma 3 GGUF', () => {
       ours.lora = uploadLora(gpu, weights);
       const adapted = softmax((await engineLogits(ours, PROMPT)).subarray((PROMPT.length - 1) * V));
 
-      const cppBase = await llamaCppNext(g.path, null, V);
-      const cppAdapted = await llamaCppNext(g.path, adapterPath, V);
+      const cppBase = await llamaCppNext(llama, g.path, null, PROMPT, V);
+      const cppAdapted = await llamaCppNext(llama, g.path, adapterPath, PROMPT, V);
       const figures = { base: kl(cppBase, base), adapted: kl(cppAdapted, adapted), adapterEffect: kl(adapted, base) };
       console.log(`Gemma 3: KL(llama.cpp || tabtune) base ${figures.base.toExponential(2)}, with adapter ${figures.adapted.toExponential(2)}; the adapter moves it by ${figures.adapterEffect.toExponential(2)}`);
       expect(figures.base).toBeLessThan(1e-4);

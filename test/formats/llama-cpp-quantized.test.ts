@@ -7,7 +7,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getLlama, type Llama, LlamaLogLevel, type Token } from 'node-llama-cpp';
+import { getLlama, type Llama, LlamaLogLevel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryFiles } from '../../src/formats/byte-source.ts';
 import { readGguf } from '../../src/formats/gguf.ts';
@@ -24,6 +24,7 @@ import type { GgmlType } from '../../src/quant/ggml-types.ts';
 import { tempDir } from '../helpers/cli.ts';
 import { hfFolderToGguf } from '../helpers/gguf-model.ts';
 import { ggufTokenizerMetadata } from '../helpers/gguf-tokenizer-meta.ts';
+import { kl, llamaCppNext, softmax } from '../helpers/llama-cpp.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { randomLora } from '../helpers/lora.ts';
 import { engineLogits } from '../helpers/model.ts';
@@ -34,20 +35,6 @@ const PROMPT = [5, 17, 200, 33, 9, 120, 64, 3];
 /** Q4_K_M's mix: Q6_K for attn_v, ffn_down and the output head, Q4_K elsewhere. */
 const Q4_K_M = (name: string): GgmlType => (/attn_v|ffn_down|^output/.test(name) ? 'Q6_K' : 'Q4_K');
 
-function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  const p = Float64Array.from(logits, (x) => Math.exp(x - max));
-  const s = p.reduce((a, b) => a + b, 0);
-  return p.map((x) => x / s);
-}
-
-/** KL(p || q) in nats. */
-function kl(p: Float64Array, q: Float64Array): number {
-  let d = 0;
-  for (let i = 0; i < p.length; i++) if (p[i]! > 0) d += p[i]! * Math.log(p[i]! / Math.max(q[i]!, 1e-30));
-  return d;
-}
 
 describe('llama.cpp on a quantized GGUF base with tabtune\'s GGUF LoRA', () => {
   let gpu: Gpu;
@@ -60,22 +47,7 @@ describe('llama.cpp on a quantized GGUF base with tabtune\'s GGUF LoRA', () => {
     await llama?.dispose();
   });
 
-  async function llamaCppNext(modelPath: string, adapterPath: string | null, V: number): Promise<Float64Array> {
-    const model = await llama.loadModel({ modelPath });
-    try {
-      const context = await model.createContext({ contextSize: 64, ...(adapterPath ? { lora: adapterPath } : {}) });
-      const seq = context.getSequence();
-      const gen = seq.evaluateWithMetadata(PROMPT as Token[], { probabilities: true }, { temperature: 1, topK: 0, topP: 1, minP: 0 });
-      const first = await gen.next();
-      await gen.return();
-      const probs = new Float64Array(V);
-      for (const [token, p] of (first.value as { probabilities: Map<Token, number> }).probabilities) probs[token] = p;
-      await context.dispose();
-      return probs;
-    } finally {
-      await model.dispose();
-    }
-  }
+
 
   it.each([
     ['Q4_K_M mix', Q4_K_M],
@@ -101,8 +73,8 @@ describe('llama.cpp on a quantized GGUF base with tabtune\'s GGUF LoRA', () => {
       ours.lora = uploadLora(gpu, weights);
       const adapted = softmax((await engineLogits(ours, PROMPT)).subarray((PROMPT.length - 1) * V));
 
-      const cppBase = await llamaCppNext(modelPath, null, V);
-      const cppAdapted = await llamaCppNext(modelPath, adapterPath, V);
+      const cppBase = await llamaCppNext(llama, modelPath, null, PROMPT, V);
+      const cppAdapted = await llamaCppNext(llama, modelPath, adapterPath, PROMPT, V);
       const figures = { base: kl(cppBase, base), adapted: kl(cppAdapted, adapted), adapterEffect: kl(adapted, base) };
       console.log(`${_name}: KL(llama.cpp || tabtune) base ${figures.base.toExponential(2)}, with adapter ${figures.adapted.toExponential(2)}; the adapter itself moves it by ${figures.adapterEffect.toExponential(2)}`);
       expect(figures.base).toBeLessThan(1e-3);
@@ -123,7 +95,7 @@ describe('llama.cpp on a quantized GGUF base with tabtune\'s GGUF LoRA', () => {
           expect(t.type).toBe(adaptedTensor && type !== 'same' ? type : before.tensors[i]!.type);
           if (!adaptedTensor) expect(Buffer.from(t.data).equals(Buffer.from(before.tensors[i]!.data)), t.name).toBe(true);
         }
-        const cppMerged = await llamaCppNext(mergedPath, null, V);
+        const cppMerged = await llamaCppNext(llama, mergedPath, null, PROMPT, V);
         const d = kl(cppMerged, adapted);
         console.log(`${_name}, merged (${type}): KL(llama.cpp || tabtune with adapter) ${d.toExponential(2)}`);
         expect(d).toBeLessThan(figures.adapterEffect / 10);
