@@ -46,7 +46,9 @@ export function planTrainingMemory(
   // Sandwich norms (Gemma 3) keep the attention and MLP outputs before their norms, and their backward two [R, H] gradients.
   const sandwich = cfg.sandwichNorms ? 2 * R * H : 0;
   const perLayer = R * (3 * H + 3 * nH * D + 3 * nKV * D + nH + 3 * I) + sandwich + loraActFloats;
-  const backwardTemps = R * (3 * H + 3 * I + 3 * nH * D + 3 * nKV * D) + sandwich;
+  // q/k norms (Qwen3, Gemma 3): the gradients of q and k before their norms, beside those after.
+  const qkNormGrads = cfg.qkNorm ? R * (nH + nKV) * D : 0;
+  const backwardTemps = R * (3 * H + 3 * I + 3 * nH * D + 3 * nKV * D) + sandwich + qkNormGrads;
   const logits = Math.min(LOGITS_CHUNK_BYTES / 4, R * V);
   const trainable = trainableFloats * 16; // param, grad, m, v
   // Full fine-tuning trains the weights in place: they are counted once, as trainable.
