@@ -7,7 +7,9 @@ import { type Prepared, prepareDataset } from '../data/prepare.ts';
 import type { MaskMode } from '../data/tokenize.ts';
 import type { BadRowPolicy, DatasetFormat } from '../data/types.ts';
 import type { ModelFiles } from '../formats/byte-source.ts';
-import type { LoadedModel } from '../model/model.ts';
+import { FormatError } from '../formats/errors.ts';
+import { type ModelConfig, readModelConfig } from '../model/config.ts';
+import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
 import { type Flags, optionalString, UsageError } from './args.ts';
 
 export const DATA_FLAGS: Flags = {
@@ -50,8 +52,29 @@ export function dataSettings(v: Record<string, unknown>): DataSettings {
   };
 }
 
+/** What tokenizing a dataset needs of a model: a loaded model has it, and so has tokenizerModel. */
+export interface TokenizingModel {
+  name: string;
+  tokenizer: TextTokenizer;
+  cfg: Pick<ModelConfig, 'vocabSize'>;
+}
+
+/**
+ * The model's config and tokenizer without its weights (nothing on the GPU, nothing downloaded but
+ * config and tokenizer files), checked against each other as loadModel checks them; maxPositions is
+ * the longest sequence a loaded model takes (loadModel's default).
+ */
+export async function tokenizerModel(files: ModelFiles): Promise<TokenizingModel & { cfg: ModelConfig; maxPositions: number }> {
+  const cfg = await readModelConfig(files);
+  const tokenizer = await loadTokenizer(files, cfg);
+  if (tokenizer.vocabSize > cfg.vocabSize) {
+    throw new FormatError(`${files.name}/tokenizer.json`, `knows ${tokenizer.vocabSize} tokens, but the model's vocab_size is ${cfg.vocabSize}: the tokenizer does not belong to this model`);
+  }
+  return { name: files.name, tokenizer, cfg, maxPositions: Math.min(cfg.maxPositionEmbeddings, 8192) };
+}
+
 /** Reads, tokenizes and prepares one file; problems and warnings go to stderr. */
-export async function prepareFile(path: string, model: LoadedModel, files: ModelFiles, s: DataSettings, seqLen: number): Promise<Prepared & { format: DatasetFormat }> {
+export async function prepareFile(path: string, model: TokenizingModel, files: ModelFiles, s: DataSettings, seqLen: number): Promise<Prepared & { format: DatasetFormat }> {
   const read = await readDatasetFile(path, { format: s.format, onBadRow: s.onBadRow, txtMode: s.txtMode });
   const template = await loadChatTemplate(files);
   const prepared = prepareDataset(read.examples, { tokenizer: model.tokenizer, template, mask: s.mask, seqLen, packing: s.packing, onBadRow: s.onBadRow, vocabSize: model.cfg.vocabSize });

@@ -9,6 +9,7 @@ import { EVAL_HELP, evalCommand } from './commands/eval.ts';
 import { GENERATE_HELP, generateCommand } from './commands/generate.ts';
 import { DATA_HELP, dataCommand } from './commands/data.ts';
 import { EXPORT_HELP, exportCommand } from './commands/export.ts';
+import { EXPORT_RECIPE_HELP, exportRecipeCommand } from './commands/export-recipe.ts';
 import { MERGE_HELP, mergeCommand } from './commands/merge.ts';
 import { GRADS_HELP, gradsCommand } from './commands/grads.ts';
 import { MAKE_TEST_MODEL_HELP, makeTestModelCommand } from './commands/make-test-model.ts';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   data: dataCommand,
   merge: mergeCommand,
   export: exportCommand,
+  'export-recipe': exportRecipeCommand,
   'make-test-model': makeTestModelCommand,
   bench: benchCommand,
   tokenize: tokenizeCommand,
@@ -36,7 +38,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 const HELP = `tabtune: LoRA fine-tuning of open LLMs on WebGPU (this CLI runs the same engine through Dawn).
 
 Commands:
-${[EVAL_HELP, GENERATE_HELP, TRAIN_HELP, PLAN_HELP, GRADS_HELP, DATA_HELP, MERGE_HELP, EXPORT_HELP, MAKE_TEST_MODEL_HELP, BENCH_HELP, TOKENIZE_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
+${[EVAL_HELP, GENERATE_HELP, TRAIN_HELP, PLAN_HELP, GRADS_HELP, DATA_HELP, MERGE_HELP, EXPORT_HELP, EXPORT_RECIPE_HELP, MAKE_TEST_MODEL_HELP, BENCH_HELP, TOKENIZE_HELP].map((h) => `  ${h.split('\n')[0]}`).join('\n')}
 
 Run "tabtune COMMAND --help" for the options of one command.`;
 

@@ -11,9 +11,10 @@ import { type TensorToWrite, writeSafetensors } from './safetensors-write.ts';
 /**
  * target_modules (and layers_to_transform) as peft should select them. Under a vision-language
  * model's text root a list of names would also catch the vision tower's q_proj/v_proj, so the
- * selection is one regular expression over the text model's full module names instead.
+ * selection is one regular expression over the text model's full module names instead. Also what
+ * an axolotl recipe asks peft for (lora_target_modules, peft_layers_to_transform).
  */
-function targetSelection(lc: LoraConfig, textRoot: string): { target_modules: string[] | string; layers_to_transform: number[] | null } {
+export function targetSelection(lc: LoraConfig, textRoot: string): { target_modules: string[] | string; layers_to_transform: number[] | null } {
   if (textRoot === 'model') return { target_modules: [...lc.targets], layers_to_transform: lc.layers };
   const esc = (s: string) => s.replace(/\./g, '\\.');
   const layers = lc.layers ? `(?:${lc.layers.join('|')})` : '\\d+';

@@ -2,13 +2,13 @@
 // the format found, statistics, bad rows, and a preview with the masked (untrained) parts marked.
 // tabtune data tokenize: the same rows written out as training sees them (pre-tokenized JSONL).
 
-import { access, constants, open, rename, rm } from 'node:fs/promises';
+import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { formatPreview, previewRow, stepsPerEpoch } from '../../data/prepare.ts';
-import type { TokenRow } from '../../model/evaluate.ts';
 import { num, parse, required, UsageError } from '../args.ts';
 import { DATA_FLAGS, DATA_FLAGS_HELP, dataSettings, prepareFile } from '../dataset.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, withModel } from '../session.ts';
+import { writeTokenRows } from '../token-rows.ts';
 
 export const DATA_HELP = `tabtune data inspect FILE --model DIR [--seq-len N] [--examples K] [--batch-size B] [--json]
 tabtune data tokenize FILE --model DIR --out tokens.jsonl [--seq-len N]
@@ -21,7 +21,8 @@ tabtune data tokenize FILE --model DIR --out tokens.jsonl [--seq-len N]
   tokenize: writes the rows exactly as training sees them, one JSON object per line:
     {"input_ids": [...], "labels": [...]} with -100 where nothing is trained, and
     "position_ids" on packed rows (restarting at 0 at each packed example). train and eval
-    read the file back unchanged; axolotl reads it as a pre-tokenized dataset.
+    read the file back unchanged. For axolotl (which also wants "attention_mask"), use
+    tabtune export-recipe: the same rows with a config to run.
   --seq-len N              maximum sequence length (default 512, at most the model's)
   --examples K             inspect: examples to preview (default 3)
   --out FILE               tokenize: the JSONL file to write
@@ -83,30 +84,4 @@ export async function dataCommand(argv: string[]): Promise<number> {
     });
   });
   return 0;
-}
-
-/**
- * One {"input_ids", "labels"[, "position_ids"]} line per row, as training sees the row. Written
- * beside `path` and renamed into place once complete: a failed write leaves an existing file as it was.
- */
-async function writeTokenRows(path: string, rows: TokenRow[]): Promise<void> {
-  const partial = `${path}.partial-${process.pid}`;
-  const out = await open(partial, 'w');
-  let done = false;
-  try {
-    let batch = '';
-    for (const r of rows) {
-      batch += `${JSON.stringify({ input_ids: r.inputIds, labels: r.labels ?? r.inputIds, ...(r.positionIds ? { position_ids: r.positionIds } : {}) })}\n`;
-      if (batch.length > 1 << 20) {
-        await out.write(batch);
-        batch = '';
-      }
-    }
-    await out.write(batch);
-    done = true;
-  } finally {
-    await out.close();
-    if (!done) await rm(partial, { force: true });
-  }
-  await rename(partial, path);
 }

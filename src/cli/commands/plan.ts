@@ -13,7 +13,7 @@ import { formatBytes } from '../../util/format.ts';
 import { bytesArg, num, optionalString, parse, required, UsageError } from '../args.ts';
 import { resolveFiles } from '../model-source.ts';
 import { baseWeightsArg } from '../session.ts';
-import { choice, loraConfigOf } from './train.ts';
+import { choice, loraConfigOf } from '../train-flags.ts';
 
 export const PLAN_HELP = `tabtune plan --model M [--base-weights T] [LoRA and batch options] [--gpu-memory SIZE] [--json]
   The GPU memory a training run needs, before anything is downloaded or allocated: from a folder's
