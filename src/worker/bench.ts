@@ -1,5 +1,5 @@
 // The `bench` request: `tabtune bench` (src/bench/run.ts) on the worker's own GPU, with TensorFlow.js
-// loaded the browser's way. The session imports this file lazily, so neither the bench code nor
+// loaded the browser's way. bench-request.ts imports this file lazily, so neither the bench code nor
 // TensorFlow.js is part of the worker's first load.
 
 import { version } from '../../package.json';

@@ -1,26 +1,26 @@
-// The worker's request handler: turns each protocol request into engine calls and one final reply.
-// It never throws; every failure becomes an error reply carrying the error's name and message.
-// The GPU comes from an injected opener so tests can run it in Node (Dawn) or with a fake.
+// The worker's request handler: sends each protocol request to the one module that owns it and
+// turns its result or failure into one final reply. It never throws; every failure becomes an error
+// reply carrying the error's name and message. The GPU comes from an injected opener so tests can
+// run it in Node (Dawn) or with a fake.
+//
+// Who owns what: model-session.ts loads the model; generation.ts generates and evaluates;
+// training.ts trains, resumes and pauses runs; dataset-input.ts inspects datasets; adapters.ts uses
+// and imports saved adapters; exports.ts exports them; bench-request.ts runs the benchmark;
+// hub-plan.ts lists and plans hub models. context.ts holds what they share.
 
 import { createGpu, type Gpu } from '../gpu/device.ts';
-import type {
-  EngineApi,
-  ErrorReply,
-  FinalReply,
-  InitRequest,
-  InitResult,
-  ProgressSink,
-  Request,
-  RequestKind,
-  ResultOf,
-  ResultReply,
-  TrainMetrics,
-  DownloadProgress,
-} from '../protocol/messages.ts';
+import type { EngineApi, ErrorReply, FinalReply, InitRequest, InitResult, ProgressSink, Request, RequestKind, ResultOf, ResultReply } from '../protocol/messages.ts';
 import { tuneMatmul } from '../kernels/autotune.ts';
 import { browserTuningCache } from '../storage/tuning-cache.ts';
-import { EngineSession } from './session.ts';
+import { importAdapter, useAdapter } from './adapters.ts';
+import { bench } from './bench-request.ts';
+import { createEngineContext, type EngineContext, type Progress } from './context.ts';
+import { inspectDataset } from './dataset-input.ts';
+import { exportAdapter, exportMerged } from './exports.ts';
+import { evaluate, generate } from './generation.ts';
 import { HubPlanner } from './hub-plan.ts';
+import { loadModel, unloadModel } from './model-session.ts';
+import { controlTraining, resumeTraining, train } from './training.ts';
 
 /** The GPU the handler drives; protocol-only tests pass a fake that never reaches the engine. */
 export type HandlerGpu = Gpu;
@@ -71,11 +71,12 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
     return { adapter: { ...g.adapter }, f16: g.f16, limits: { ...g.limits }, tuning: structuredClone(g.tuning), tuningNote };
   }
 
-  let session: EngineSession | null = null;
-  async function engine(progress: (message: string) => void): Promise<EngineSession> {
+  /** The engine's shared state on the open GPU (opened by an implicit `init` if need be). */
+  let context: EngineContext | null = null;
+  async function engine(progress: (message: string) => void): Promise<EngineContext> {
     const g = await (gpu ?? init({ kind: 'init', id: -1 }, progress).then(() => gpu!));
-    session ??= new EngineSession(g);
-    return session;
+    context ??= createEngineContext(g);
+    return context;
   }
 
   /** Looks at hub repos before a download; needs no GPU, so it never waits for one. */
@@ -85,7 +86,7 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
   const cancellable = new Map<number, AbortController>();
 
   async function run(req: Request, onProgress: ProgressSink | undefined): Promise<ResultOf[RequestKind]> {
-    const progress = (message: string, fraction?: number, metrics?: TrainMetrics, partialText?: string, download?: DownloadProgress): void => {
+    const progress: Progress = (message, fraction, metrics, partialText, download) => {
       if (!onProgress) return;
       try {
         // Through comlink the sink is a proxy whose call returns a promise; a UI that went away
@@ -107,7 +108,7 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         const controller = new AbortController();
         cancellable.set(req.id, controller);
         try {
-          return await (await engine(progress)).loadModel(req, progress, controller.signal);
+          return await loadModel(await engine(progress), req, progress, controller.signal);
         } finally {
           cancellable.delete(req.id);
         }
@@ -118,27 +119,27 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         return { cancelled: target !== undefined };
       }
       case 'generate':
-        return (await engine(progress)).generate(req, progress);
+        return generate(await engine(progress), req, progress);
       case 'evaluate':
-        return (await engine(progress)).evaluate(req);
+        return evaluate(await engine(progress), req);
       case 'train':
-        return (await engine(progress)).train(req, progress);
+        return train(await engine(progress), req, progress);
       case 'inspectDataset':
-        return (await engine(progress)).inspectDataset(req, progress);
+        return inspectDataset(await engine(progress), req, progress);
       case 'exportAdapter':
-        return (await engine(progress)).exportAdapter(req);
+        return exportAdapter(await engine(progress), req);
       case 'exportMerged':
-        return (await engine(progress)).exportMerged(req, progress);
+        return exportMerged(await engine(progress), req, progress);
       case 'resumeTraining':
-        return (await engine(progress)).resumeTraining(req, progress);
+        return resumeTraining(await engine(progress), req, progress);
       case 'controlTraining':
-        return (await engine(progress)).controlTraining(req);
+        return controlTraining(await engine(progress), req);
       case 'useAdapter':
-        return (await engine(progress)).useAdapter(req);
+        return useAdapter(await engine(progress), req);
       case 'importAdapter':
-        return (await engine(progress)).importAdapter(req);
+        return importAdapter(await engine(progress), req);
       case 'bench':
-        return (await engine(progress)).bench(req, progress);
+        return bench(await engine(progress), req, progress);
       case 'listHubFiles':
         return planner.list(req);
       case 'planModel':
@@ -165,7 +166,7 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
         // A lost device cannot be used again: the next request opens a new one (and needs a model loaded again).
         const opened = await gpu?.catch(() => null);
         if (opened?.lostReason) {
-          session = null;
+          context = null;
           gpu = null;
         }
         const err = e instanceof Error ? e : new Error(String(e));
@@ -173,8 +174,8 @@ export function createHandler(deps: HandlerDeps = {}): Handler {
       }
     },
     async dispose() {
-      session?.dispose();
-      session = null;
+      if (context) unloadModel(context);
+      context = null;
       const g = gpu;
       gpu = null;
       const opened = await g?.catch(() => null);

@@ -10,13 +10,13 @@ import { openRangeSource } from '../formats/http-range-source.ts';
 import { hubFiles, type HubOptions, hubUrl } from '../formats/hub-files.ts';
 import { hubGgufs } from '../formats/hub-gguf.ts';
 import { listHubTree } from '../formats/hub-tree.ts';
-import { DEFAULT_LORA, type LoraConfig, parseTargets } from '../lora/config.ts';
 import { type ModelConfig, readModelConfig } from '../model/config.ts';
 import { modelParams } from '../model/params.ts';
-import type { HubFileList, ListHubFilesRequest, PlanModelRequest, PlanModelResult, TrainSettings } from '../protocol/messages.ts';
+import type { HubFileList, ListHubFilesRequest, PlanModelRequest, PlanModelResult } from '../protocol/messages.ts';
 import { browserModelCache } from '../storage/model-cache.ts';
 import { planModel } from '../train/model-plan.ts';
 import { DEFAULT_TRAIN } from '../train/trainer.ts';
+import { loraOf } from './training.ts';
 
 /** The longest context a loaded model's RoPE table covers (model.ts's default), so the longest row. */
 const MAX_POSITIONS = 8192;
@@ -66,11 +66,6 @@ async function readConfig(source: HubSource): Promise<Read> {
   return { cfg, ckpt: null, from: 'config.json', storedTypes: null, fileType: null, bytesRead: size };
 }
 
-/** The LoRA a run with these settings trains, as the session builds it. */
-function loraOf(s: TrainSettings): LoraConfig {
-  return { ...DEFAULT_LORA, rank: s.rank, alpha: s.alpha, dropout: s.dropout, rslora: s.rslora, targets: parseTargets(s.targets) };
-}
-
 export class HubPlanner {
   private readonly lists = new Map<string, Promise<HubFileList>>();
   private readonly reads = new Map<string, Promise<Read>>();
@@ -93,6 +88,7 @@ export class HubPlanner {
     const settings = req.settings;
     const plan = planModel(cfg, ckpt, {
       precision: req.precision ?? 'auto',
+      // The LoRA the run would train, built as training builds it.
       lora: loraOf(settings),
       B: settings.batchSize,
       // Rows are cut to what the model reads, as training cuts them.
