@@ -1,9 +1,10 @@
-// The YAML emitter: what it writes reads back as the same values in js-yaml (YAML 1.2) and PyYAML
-// (YAML 1.1, axolotl's reader), whatever the strings hold; floats are floats to PyYAML too.
+// The YAML emitter: what it writes reads back as the same values in js-yaml (YAML 1.2), whatever
+// the strings hold, and nothing it leaves plain changes type under YAML 1.1's resolver (PyYAML,
+// axolotl's reader): strings stay strings, floats are floats.
 
 import { describe, expect, it } from 'vitest';
 import { toYaml, type YamlMap, type YamlValue } from '../../src/util/yaml.ts';
-import { hasPyYaml, loadPyYamlTyped, loadYaml } from './yaml-parsers.ts';
+import { loadYaml } from './yaml-parsers.ts';
 
 const TRICKY_STRINGS = [
   'plain', 'data.jsonl', './outputs/lora', '/abs/path with spaces/x', 'owner/name', '', ' ', ' lead', 'trail ',
@@ -35,16 +36,24 @@ describe('toYaml', () => {
     expect(loadYaml(toYaml(DOC))).toEqual(plain(DOC));
   });
 
-  it.skipIf(!hasPyYaml)('reads back the same in PyYAML (axolotl reads its config with yaml.safe_load), floats as floats', () => {
-    const typed = (v: YamlValue): unknown => {
-      if (Array.isArray(v)) return v.map(typed);
-      if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typed(x!)]));
-      if (v === null) return ['NoneType', null];
-      // Integers too large to write without an exponent are written as floats (1.0e+21).
-      if (typeof v === 'number') return [Number.isInteger(v) && !String(v).includes('e') ? 'int' : 'float', v];
-      return [typeof v === 'string' ? 'str' : 'bool', v];
-    };
-    expect(loadPyYamlTyped(toYaml(DOC))).toEqual(typed(DOC));
+  it("leaves no string plain that YAML 1.1's resolver (PyYAML, axolotl's reader) would take for another type", () => {
+    // PyYAML's implicit resolvers (resolver.py): a plain scalar matching one is not a string to it.
+    const yaml11 = [
+      /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+      /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/,
+      /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/,
+      /^(?:~|null|Null|NULL|)$/,
+      /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}/,
+      /^(?:<<|=)$/,
+    ];
+    let plainCount = 0;
+    for (const str of TRICKY_STRINGS) {
+      const text = toYaml({ x: str }).slice('x: '.length, -1);
+      if (text.startsWith("'") || text.startsWith('"')) continue;
+      plainCount++;
+      for (const re of yaml11) expect(re.test(text), `${JSON.stringify(str)} written plain as ${text}`).toBe(false);
+    }
+    expect(plainCount).toBeGreaterThan(3);
   });
 
   it("writes each float so YAML 1.1's resolver takes it for a float: a '.' and a signed exponent", () => {
