@@ -7,9 +7,9 @@ import { type Prepared, prepareDataset } from '../data/prepare.ts';
 import type { MaskMode } from '../data/tokenize.ts';
 import type { BadRowPolicy, DatasetFormat } from '../data/types.ts';
 import type { ModelFiles } from '../formats/byte-source.ts';
-import { FormatError } from '../formats/errors.ts';
-import { type ModelConfig, readModelConfig } from '../model/config.ts';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { defaultMaxPositions, loadConfigAndTokenizer } from '../model/model.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { type Flags, optionalString, UsageError } from './args.ts';
 
 export const DATA_FLAGS: Flags = {
@@ -61,16 +61,11 @@ export interface TokenizingModel {
 
 /**
  * The model's config and tokenizer without its weights (nothing on the GPU, nothing downloaded but
- * config and tokenizer files), checked against each other as loadModel checks them; maxPositions is
- * the longest sequence a loaded model takes (loadModel's default).
+ * config and tokenizer files); maxPositions is the longest sequence a loaded model takes.
  */
 export async function tokenizerModel(files: ModelFiles): Promise<TokenizingModel & { cfg: ModelConfig; maxPositions: number }> {
-  const cfg = await readModelConfig(files);
-  const tokenizer = await loadTokenizer(files, cfg);
-  if (tokenizer.vocabSize > cfg.vocabSize) {
-    throw new FormatError(`${files.name}/tokenizer.json`, `knows ${tokenizer.vocabSize} tokens, but the model's vocab_size is ${cfg.vocabSize}: the tokenizer does not belong to this model`);
-  }
-  return { name: files.name, tokenizer, cfg, maxPositions: Math.min(cfg.maxPositionEmbeddings, 8192) };
+  const { cfg, tokenizer } = await loadConfigAndTokenizer(files);
+  return { name: files.name, tokenizer, cfg, maxPositions: defaultMaxPositions(cfg) };
 }
 
 /** Reads, tokenizes and prepares one file; problems and warnings go to stderr. */

@@ -2,8 +2,8 @@
 // for tabtune (and for a look), `export-recipe` for axolotl, through this one writer so the two files
 // hold the same ids and labels.
 
-import { open, rename, rm } from 'node:fs/promises';
 import type { TokenRow } from '../model/evaluate.ts';
+import { writeFileAtomic } from './output.ts';
 
 /** tabtune's pre-tokenized row: {"input_ids", "labels"[, "position_ids"]} (packed rows carry positions). */
 export function tabtuneRow(r: TokenRow): object {
@@ -20,29 +20,20 @@ export function axolotlRow(r: TokenRow): object {
   return { input_ids: r.inputIds, attention_mask: r.inputIds.map(() => 1), labels: r.labels ?? r.inputIds };
 }
 
-/**
- * One JSON object per line. Written beside `path` and renamed into place once complete: a failed
- * write leaves an existing file as it was.
- */
+/** One JSON object per line, written whole (writeFileAtomic): a failed write leaves an existing file as it was. */
 export async function writeTokenRows(path: string, rows: TokenRow[], format: (r: TokenRow) => object = tabtuneRow): Promise<void> {
-  const partial = `${path}.partial-${process.pid}`;
-  const out = await open(partial, 'w');
-  let done = false;
-  try {
+  const enc = new TextEncoder();
+  // In pieces of about 1 MiB: a large dataset is never one string in memory.
+  async function* pieces(): AsyncGenerator<Uint8Array> {
     let batch = '';
     for (const r of rows) {
       batch += `${JSON.stringify(format(r))}\n`;
-      // Written in pieces of about 1 MiB: a large dataset is never one string in memory.
       if (batch.length > 1 << 20) {
-        await out.write(batch);
+        yield enc.encode(batch);
         batch = '';
       }
     }
-    await out.write(batch);
-    done = true;
-  } finally {
-    await out.close();
-    if (!done) await rm(partial, { force: true });
+    yield enc.encode(batch);
   }
-  await rename(partial, path);
+  await writeFileAtomic(path, pieces());
 }

@@ -10,6 +10,7 @@ import { fromFloat32, toFloat32, type FloatDtype } from './dtype.ts';
 import { FormatError, TensorError } from './errors.ts';
 import { ggufCheckpoint, openGgufModel } from './gguf-model.ts';
 import { permuteRotaryRows } from './gguf-lora.ts';
+import type { ModelConfig } from '../model/config.ts';
 import { readSafetensorsHeader } from './safetensors.ts';
 import type { StDtype } from './safetensors.ts';
 
@@ -200,4 +201,14 @@ export function languageModelView(ckpt: Checkpoint): Checkpoint {
     tensors.set(name, name === t.name ? t : { ...t, name, fileName: t.name });
   }
   return { ...ckpt, tensors };
+}
+
+/** A vision-language checkpoint whose text model tabtune runs (Gemma3ForConditionalGeneration). */
+export function isVisionLanguage(cfg: Pick<ModelConfig, 'hfArchitecture'>): boolean {
+  return cfg.hfArchitecture === 'Gemma3ForConditionalGeneration';
+}
+
+/** The checkpoint's tensors under the names the engine uses: a vision-language checkpoint's text model. */
+export function textCheckpoint(cfg: Pick<ModelConfig, 'hfArchitecture'>, ckpt: Checkpoint): Checkpoint {
+  return isVisionLanguage(cfg) ? languageModelView(ckpt) : ckpt;
 }

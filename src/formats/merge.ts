@@ -15,7 +15,8 @@ import { padRank } from '../lora/gpu-lora.ts';
 import type { ModelFiles } from './byte-source.ts';
 import { readText } from './byte-source.ts';
 import { isQuantType } from '../quant/ggml-types.ts';
-import { type Checkpoint, type CheckpointTensor, INDEX_FILE, languageModelView, openCheckpoint, readTensorBytes, readTensorF32, SINGLE_FILE } from './checkpoint.ts';
+import { type Checkpoint, type CheckpointTensor, INDEX_FILE, openCheckpoint, readTensorBytes, readTensorF32, SINGLE_FILE, textCheckpoint } from './checkpoint.ts';
+import { parseModelConfig } from '../model/config.ts';
 import { type FloatDtype, fromFloat32 } from './dtype.ts';
 import { FormatError, TensorError } from './errors.ts';
 import { ST_DTYPE_BYTES, type StDtype } from './safetensors.ts';
@@ -87,7 +88,8 @@ export async function* mergedModelFiles(gpu: Gpu, base: ModelFiles, lora: LoraWe
   if (!cfgSrc) throw new FormatError(base.name, 'has no config.json; a merged model needs the base model\'s config');
   const config = await readText(cfgSrc);
   const ckpt = await openCheckpoint(base);
-  const plan = planTensors(ckpt, textModelView(config, ckpt), lora, opts.dtype);
+  // A vision-language base keeps its names and vision tower; the adapter names its text model.
+  const plan = planTensors(ckpt, textCheckpoint(parseModelConfig(config, cfgSrc.name), ckpt), lora, opts.dtype);
   const shards = planShards(plan, maxShardBytes);
 
   yield whole('config.json', updatedConfig(config, cfgSrc.name, opts.dtype));
@@ -173,22 +175,6 @@ export function matchLora(tensors: Map<string, CheckpointTensor>, lora: LoraWeig
     byWeight.set(name, m);
   }
   return byWeight;
-}
-
-/**
- * The checkpoint as the adapter names it: the same, except in a vision-language checkpoint
- * (Gemma3ForConditionalGeneration), where the adapter's "model.layers.N..." live under
- * "language_model." prefixes; the merged file keeps the file's names and the vision tower.
- */
-function textModelView(configText: string, ckpt: Checkpoint): Checkpoint {
-  let architectures: unknown;
-  try {
-    architectures = (JSON.parse(configText) as { architectures?: unknown }).architectures;
-  } catch {
-    architectures = null;
-  }
-  const multimodal = Array.isArray(architectures) && architectures[0] === 'Gemma3ForConditionalGeneration';
-  return multimodal ? languageModelView(ckpt) : ckpt;
 }
 
 function planTensors(ckpt: Checkpoint, view: Checkpoint, lora: LoraWeights, dtype: FloatDtype | undefined): PlannedTensor[] {

@@ -3,6 +3,7 @@
 // gets. A target that selects nothing, or selects a module LoRA cannot wrap, is refused here, as
 // peft refuses it when it injects the adapter ("Target modules ... not found in the base model").
 
+import { isVisionLanguage } from './checkpoint.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { LINEAR_MODULES, linearName, linearShape, type LinearModule } from '../model/params.ts';
 import { AdapterError } from './errors.ts';
@@ -22,7 +23,7 @@ export interface ModelModule {
  * Gemma3ForConditionalGeneration (transformers >= 4.52 builds it there whatever names its file uses).
  */
 export function peftTextRoot(cfg: Pick<ModelConfig, 'hfArchitecture'>): string {
-  return cfg.hfArchitecture === 'Gemma3ForConditionalGeneration' ? 'model.language_model' : 'model';
+  return isVisionLanguage(cfg) ? 'model.language_model' : 'model';
 }
 
 /** A module's name as peft sees it ("model.layers.0.self_attn.q_proj" under the text root). */

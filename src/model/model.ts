@@ -42,15 +42,24 @@ export interface LoadedModel {
   lora: GpuLora | null;
 }
 
-export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const fileCfg = await readModelConfig(files);
-  const tokenizer = await loadTokenizer(files, fileCfg);
-  if (tokenizer.vocabSize > fileCfg.vocabSize) {
+/** The longest context a model is loaded for unless asked: its own maximum, at most 8192. */
+export const defaultMaxPositions = (cfg: Pick<ModelConfig, 'maxPositionEmbeddings'>) => Math.min(cfg.maxPositionEmbeddings, 8192);
+
+/** config.json and the tokenizer, checked against each other: what tokenizing for this model needs. */
+export async function loadConfigAndTokenizer(files: ModelFiles): Promise<{ cfg: ModelConfig; tokenizer: TextTokenizer }> {
+  const cfg = await readModelConfig(files);
+  const tokenizer = await loadTokenizer(files, cfg);
+  if (tokenizer.vocabSize > cfg.vocabSize) {
     throw new FormatError(
       `${files.name}/tokenizer.json`,
-      `knows ${tokenizer.vocabSize} tokens (ids 0 .. ${tokenizer.vocabSize - 1}), but config.json has vocab_size ${fileCfg.vocabSize}: the tokenizer does not belong to this model`,
+      `knows ${tokenizer.vocabSize} tokens (ids 0 .. ${tokenizer.vocabSize - 1}), but config.json has vocab_size ${cfg.vocabSize}: the tokenizer does not belong to this model`,
     );
   }
+  return { cfg, tokenizer };
+}
+
+export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const { cfg: fileCfg, tokenizer } = await loadConfigAndTokenizer(files);
   const ckpt = await openCheckpoint(files);
   const cfg = checkpointConfig(fileCfg, ckpt);
   opts.beforeAllocate?.(cfg, planWeights(cfg, ckpt, opts.precision ?? 'auto').bytes);
@@ -59,7 +68,7 @@ export async function loadModel(gpu: Gpu, files: ModelFiles, opts: LoadOptions =
     memoryBudget: opts.memoryBudget,
     onProgress: (d, t) => opts.onProgress?.('weights', d, t),
   });
-  const maxPositions = opts.maxPositions ?? Math.min(cfg.maxPositionEmbeddings, 8192);
+  const maxPositions = opts.maxPositions ?? defaultMaxPositions(cfg);
   const table = uploadBuffer(gpu, ropeTable(ropeInvFreq(cfg, 'global'), maxPositions), 'rope_table');
   const local = cfg.localRope ? uploadBuffer(gpu, ropeTable(ropeInvFreq(cfg, 'local'), maxPositions), 'rope_table_local') : null;
   return { gpu, name: files.name, cfg, tokenizer, weights, ropeTable: table, localRopeTable: local, maxPositions, lora: null };

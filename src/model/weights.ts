@@ -4,7 +4,7 @@
 // tensor, as bitsandbytes' load_in_4bit does, never the whole model in f32). Norms and biases in f32
 // (they are tiny). Everything is validated against the parameter table before the first allocation.
 
-import { type Checkpoint, type CheckpointTensor, languageModelView, readTensorBytes } from '../formats/checkpoint.ts';
+import { type Checkpoint, type CheckpointTensor, readTensorBytes, textCheckpoint } from '../formats/checkpoint.ts';
 import { ggufTensorName } from '../formats/gguf-model.ts';
 import { fromFloat32, toFloat32, type FloatDtype } from '../formats/dtype.ts';
 import { TensorError } from '../formats/errors.ts';
@@ -76,11 +76,6 @@ export function matrixDtype(source: string, precision: WeightPrecision, cols: nu
   if (!q) return precision as WeightDtype;
   while (q && cols % typeInfo(q).blockSize !== 0) q = FALLBACK[q];
   return q ?? 'f16';
-}
-
-/** The checkpoint's tensors under the names the engine uses: a vision-language checkpoint's text model. */
-export function textCheckpoint(cfg: ModelConfig, ckpt: Checkpoint): Checkpoint {
-  return cfg.hfArchitecture === 'Gemma3ForConditionalGeneration' ? languageModelView(ckpt) : ckpt;
 }
 
 /**
